@@ -1,0 +1,690 @@
+"""Black-box tests of ``run()``: arguments, results, clocks, instruments,
+exception-group strictness, foreign awaitables, async generator cleanup and
+what a run leaves behind."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import socket
+import threading
+import warnings
+
+import pytest
+import sniffio
+
+STRICT_FALSE_WARNING = "ignore:.*strict_exception_groups=False.*"
+
+
+def leaves(exc: BaseException) -> list[BaseException]:
+    """The non-group exceptions inside ``exc``, depth first."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in leaves(sub)]
+    return [exc]
+
+
+# ---------------------------------------------------------------- run basics
+
+
+def test_run_returns_async_fn_return_value(run) -> None:
+    async def main():
+        return {"answer": 42}
+
+    assert run(main) == {"answer": 42}
+
+
+def test_run_passes_positional_args(run) -> None:
+    async def main(*args):
+        return args
+
+    assert run(main, 1, "two", None) == (1, "two", None)
+
+
+def test_run_propagates_exception_unchanged(run) -> None:
+    error = ValueError("boom")
+
+    async def main():
+        raise error
+
+    with pytest.raises(ValueError) as info:
+        run(main)
+    assert info.value is error
+
+
+def test_run_propagates_keyboard_interrupt_from_main_task(run) -> None:
+    async def main():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(main)
+
+
+def test_run_coroutine_object_raises_type_error(impl) -> None:
+    async def main():
+        return 1
+
+    coro = main()
+    with pytest.raises(TypeError, match="coroutine object"):
+        impl.run(coro)
+    # run() must close what it refused, or a "never awaited" warning fires.
+    assert coro.cr_frame is None
+
+
+def test_run_sync_function_raises_type_error(impl) -> None:
+    def not_async():
+        return 1
+
+    with pytest.raises(TypeError, match="appears to be synchronous"):
+        impl.run(not_async)
+
+
+def test_nested_run_in_same_thread_raises_runtime_error(run, impl) -> None:
+    async def inner():
+        return 1
+
+    async def main():
+        with pytest.raises(RuntimeError):
+            impl.run(inner)
+        return "outer survived"
+
+    assert run(main) == "outer survived"
+
+
+def test_current_time_outside_run_raises_runtime_error(impl) -> None:
+    with pytest.raises(RuntimeError):
+        impl.current_time()
+
+
+def test_run_after_a_failed_run_works(run) -> None:
+    async def fails():
+        raise KeyError("first")
+
+    async def works():
+        return "second"
+
+    with pytest.raises(KeyError):
+        run(fails)
+    assert run(works) == "second"
+
+
+# ---------------------------------------------------------------- clocks
+
+
+def test_run_uses_given_clock(impl) -> None:
+    clock = impl.testing.MockClock()
+    clock.jump(100)
+
+    async def main():
+        return impl.lowlevel.current_clock() is clock, impl.current_time()
+
+    assert impl.run(main, clock=clock) == (True, 100.0)
+
+
+def test_mock_clock_time_starts_at_zero(run, impl) -> None:
+    async def main():
+        return impl.current_time()
+
+    assert run(main) == 0.0
+
+
+def test_default_clock_time_does_not_go_backwards(impl) -> None:
+    async def main():
+        first = impl.current_time()
+        await impl.lowlevel.checkpoint()
+        second = impl.current_time()
+        return first, second
+
+    first, second = impl.run(main)
+    assert isinstance(first, float)
+    assert second >= first
+
+
+# ---------------------------------------------------------------- instruments
+
+
+def make_recorder(impl, *, with_io: bool = True):
+    """An Instrument subclass recording (hook, task-or-timeout) tuples."""
+
+    class Recorder(impl.abc.Instrument):
+        def __init__(self) -> None:
+            self.events: list[tuple] = []
+
+        def before_run(self) -> None:
+            self.events.append(("before_run",))
+
+        def after_run(self) -> None:
+            self.events.append(("after_run",))
+
+        def task_spawned(self, task) -> None:
+            self.events.append(("task_spawned", task))
+
+        def task_scheduled(self, task) -> None:
+            self.events.append(("task_scheduled", task))
+
+        def before_task_step(self, task) -> None:
+            self.events.append(("before_task_step", task))
+
+        def after_task_step(self, task) -> None:
+            self.events.append(("after_task_step", task))
+
+        def task_exited(self, task) -> None:
+            self.events.append(("task_exited", task))
+
+        if with_io:
+
+            def before_io_wait(self, timeout) -> None:
+                self.events.append(("before_io_wait", timeout))
+
+            def after_io_wait(self, timeout) -> None:
+                self.events.append(("after_io_wait", timeout))
+
+    return Recorder()
+
+
+def hooks_for(recorder, task) -> list[str]:
+    return [event[0] for event in recorder.events if len(event) == 2 and event[1] is task]
+
+
+def test_instrument_hook_sequence_for_main_task(run, impl) -> None:
+    recorder = make_recorder(impl)
+    seen = {}
+
+    async def main():
+        seen["main"] = impl.lowlevel.current_task()
+        await impl.sleep(1)
+
+    run(main, instruments=[recorder])
+    assert hooks_for(recorder, seen["main"]) == [
+        "task_spawned",
+        "task_scheduled",
+        "before_task_step",
+        "after_task_step",
+        "task_scheduled",
+        "before_task_step",
+        "task_exited",
+        "after_task_step",
+    ]
+
+
+def test_instrument_hook_sequence_for_child_task(run, impl) -> None:
+    recorder = make_recorder(impl)
+    seen = {}
+
+    async def child():
+        seen["child"] = impl.lowlevel.current_task()
+
+    async def main():
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(child)
+
+    run(main, instruments=[recorder])
+    assert hooks_for(recorder, seen["child"]) == [
+        "task_spawned",
+        "task_scheduled",
+        "before_task_step",
+        "task_exited",
+        "after_task_step",
+    ]
+
+
+def test_instrument_before_run_first_and_after_run_last(run, impl) -> None:
+    recorder = make_recorder(impl)
+
+    async def main():
+        await impl.sleep(1)
+
+    run(main, instruments=[recorder])
+    names = [event[0] for event in recorder.events]
+    assert names[0] == "before_run"
+    assert names[-1] == "after_run"
+    assert names.count("before_run") == 1
+    assert names.count("after_run") == 1
+
+
+def test_instrument_io_wait_hooks_alternate_and_share_timeout(run, impl) -> None:
+    recorder = make_recorder(impl)
+
+    async def main():
+        await impl.sleep(1)
+
+    run(main, instruments=[recorder])
+    io_events = [event for event in recorder.events if event[0].endswith("io_wait")]
+    assert io_events
+    for before, after in zip(io_events[::2], io_events[1::2], strict=True):
+        assert before[0] == "before_io_wait"
+        assert after[0] == "after_io_wait"
+        assert before[1] == after[1]
+
+
+def test_instrument_every_task_step_is_bracketed(run, impl) -> None:
+    recorder = make_recorder(impl, with_io=False)
+
+    async def child():
+        await impl.sleep(2)
+
+    async def main():
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(child)
+            await impl.sleep(1)
+
+    run(main, instruments=[recorder])
+    running = None
+    for event in recorder.events:
+        if event[0] == "before_task_step":
+            assert running is None
+            running = event[1]
+        elif event[0] == "after_task_step":
+            assert running is event[1]
+            running = None
+    assert running is None
+
+
+def test_instrument_with_only_some_hooks_is_accepted(run, impl) -> None:
+    class StepCounter(impl.abc.Instrument):
+        def __init__(self) -> None:
+            self.steps = 0
+
+        def before_task_step(self, task) -> None:
+            self.steps += 1
+
+    counter = StepCounter()
+
+    async def main():
+        await impl.sleep(1)
+        return "ok"
+
+    assert run(main, instruments=[counter]) == "ok"
+    assert counter.steps >= 2
+
+
+def test_add_instrument_during_run_receives_later_hooks(run, impl) -> None:
+    recorder = make_recorder(impl, with_io=False)
+    seen = {}
+
+    async def main():
+        seen["main"] = impl.lowlevel.current_task()
+        impl.lowlevel.add_instrument(recorder)
+        await impl.sleep(1)
+
+    run(main)
+    assert hooks_for(recorder, seen["main"]) == [
+        "after_task_step",
+        "task_scheduled",
+        "before_task_step",
+        "task_exited",
+        "after_task_step",
+    ]
+    assert recorder.events[-1] == ("after_run",)
+    assert ("before_run",) not in recorder.events
+
+
+def test_remove_instrument_during_run_stops_hooks(run, impl) -> None:
+    recorder = make_recorder(impl, with_io=False)
+    seen = {}
+
+    async def main():
+        seen["main"] = impl.lowlevel.current_task()
+        await impl.sleep(1)
+        impl.lowlevel.remove_instrument(recorder)
+        await impl.sleep(1)
+
+    run(main, instruments=[recorder])
+    assert hooks_for(recorder, seen["main"]) == [
+        "task_spawned",
+        "task_scheduled",
+        "before_task_step",
+        "after_task_step",
+        "task_scheduled",
+        "before_task_step",
+    ]
+    assert ("after_run",) not in recorder.events
+
+
+def test_add_instrument_twice_is_a_no_op(run, impl) -> None:
+    recorder = make_recorder(impl, with_io=False)
+
+    async def main():
+        impl.lowlevel.add_instrument(recorder)
+        impl.lowlevel.add_instrument(recorder)
+        impl.lowlevel.remove_instrument(recorder)
+        with pytest.raises(KeyError):
+            impl.lowlevel.remove_instrument(recorder)
+        await impl.sleep(1)
+
+    run(main)
+    assert [event for event in recorder.events if event[0] == "after_run"] == []
+
+
+def test_remove_instrument_not_installed_raises_key_error(run, impl) -> None:
+    recorder = make_recorder(impl)
+
+    async def main():
+        with pytest.raises(KeyError):
+            impl.lowlevel.remove_instrument(recorder)
+
+    run(main)
+
+
+def test_raising_instrument_is_disabled_logged_and_run_continues(run, impl, caplog) -> None:
+    class Explodes(impl.abc.Instrument):
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def before_task_step(self, task) -> None:
+            self.calls += 1
+            raise ValueError("instrument bug")
+
+    explodes = Explodes()
+    healthy = make_recorder(impl, with_io=False)
+
+    async def main():
+        await impl.sleep(1)
+        return "finished"
+
+    with caplog.at_level(logging.ERROR):
+        assert run(main, instruments=[explodes, healthy]) == "finished"
+    assert explodes.calls == 1
+    assert healthy.events[-1] == ("after_run",)
+    records = [record for record in caplog.records if record.exc_info]
+    assert len(records) == 1
+    assert records[0].levelno == logging.ERROR
+    assert records[0].exc_info[0] is ValueError
+    assert "before_task_step" in records[0].getMessage()
+
+
+# ---------------------------------------------------------------- strictness
+
+
+def test_run_strict_exception_groups_default_wraps_single_error(run, impl) -> None:
+    async def child():
+        raise ValueError("only one")
+
+    async def main():
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(child)
+
+    with pytest.raises(ExceptionGroup) as info:
+        run(main)
+    assert [repr(exc) for exc in info.value.exceptions] == ["ValueError('only one')"]
+
+
+@pytest.mark.filterwarnings(STRICT_FALSE_WARNING)
+def test_run_strict_exception_groups_false_does_not_wrap_single_error(run, impl) -> None:
+    async def child():
+        raise ValueError("only one")
+
+    async def main():
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(child)
+
+    with pytest.raises(ValueError, match="only one"):
+        run(main, strict_exception_groups=False)
+
+
+@pytest.mark.filterwarnings(STRICT_FALSE_WARNING)
+def test_run_strict_exception_groups_false_still_groups_two_errors(run, impl) -> None:
+    async def fail(exc):
+        raise exc
+
+    async def main():
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(fail, ValueError(1))
+            nursery.start_soon(fail, KeyError(2))
+
+    with pytest.raises(ExceptionGroup) as info:
+        run(main, strict_exception_groups=False)
+    assert sorted(map(repr, info.value.exceptions)) == ["KeyError(2)", "ValueError(1)"]
+
+
+def test_run_strict_exception_groups_false_is_deprecated(run, impl) -> None:
+    async def main():
+        return "fine"
+
+    with pytest.warns(impl.TrioDeprecationWarning, match="strict_exception_groups=False"):
+        assert run(main, strict_exception_groups=False) == "fine"
+
+
+def test_keyboard_interrupt_in_child_is_wrapped_in_base_exception_group(run, impl) -> None:
+    async def child():
+        raise KeyboardInterrupt
+
+    async def main():
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(child)
+
+    with pytest.raises(BaseExceptionGroup) as info:
+        run(main)
+    assert not isinstance(info.value, ExceptionGroup)
+    assert [type(exc) for exc in info.value.exceptions] == [KeyboardInterrupt]
+
+
+# ---------------------------------------------------------------- foreign awaitables
+
+
+def test_awaiting_asyncio_sleep_raises_runtime_error(run) -> None:
+    async def main():
+        await asyncio.sleep(1)
+
+    with pytest.raises(RuntimeError, match="no running event loop"):
+        run(main)
+
+
+def test_awaiting_asyncio_future_raises_type_error_inside_task(run, impl) -> None:
+    async def main():
+        loop = asyncio.new_event_loop()
+        try:
+            future = loop.create_future()
+            with pytest.raises(TypeError):
+                await future
+        finally:
+            loop.close()
+        # The task survives the refused yield and keeps running normally.
+        await impl.sleep(1)
+        return impl.current_time()
+
+    assert run(main) == 1.0
+
+
+def test_yielding_unknown_object_raises_type_error(run) -> None:
+    class ForeignTrap:
+        def __await__(self):
+            return (yield "not a trio trap")
+
+    async def main():
+        await ForeignTrap()
+
+    with pytest.raises(TypeError):
+        run(main)
+
+
+# ---------------------------------------------------------------- async generators
+
+
+def test_abandoned_async_generator_is_finalized_before_run_returns(run, impl) -> None:
+    events = []
+    kept = []
+
+    async def numbers():
+        try:
+            yield 1
+            yield 2
+        finally:
+            events.append(("finally", impl.lowlevel.in_trio_task()))
+
+    async def main():
+        generator = numbers()
+        kept.append(generator)  # stays alive: finalized at the end of the run
+        events.append(await generator.__anext__())
+        events.append("main done")
+
+    run(main)
+    events.append("run returned")
+    assert events == [1, "main done", ("finally", True), "run returned"]
+
+
+def test_await_in_async_generator_finalizer_at_shutdown_is_cancelled(run, impl) -> None:
+    events = []
+    kept = []
+
+    async def numbers():
+        try:
+            yield 1
+        finally:
+            try:
+                await impl.lowlevel.checkpoint()
+            except impl.Cancelled:
+                events.append("await cancelled")
+                raise
+
+    async def main():
+        generator = numbers()
+        kept.append(generator)
+        await generator.__anext__()
+
+    run(main)
+    assert events == ["await cancelled"]
+
+
+def test_garbage_collected_async_generator_is_finalized_in_run(run, impl) -> None:
+    events = []
+
+    async def numbers():
+        try:
+            yield 1
+            yield 2
+        finally:
+            events.append(("finally", impl.lowlevel.in_trio_task()))
+
+    async def main():
+        async for value in numbers():
+            events.append(value)
+            break
+        gc.collect()
+        await impl.sleep(1)
+        events.append("main done")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        run(main)
+    assert events == [1, ("finally", True), "main done"]
+
+
+def test_garbage_collected_async_generator_warns_resource_warning(run) -> None:
+    async def numbers():
+        yield 1
+        yield 2
+
+    async def main():
+        async for _ in numbers():
+            break
+        gc.collect()
+
+    with pytest.warns(ResourceWarning, match="numbers"):
+        run(main)
+
+
+def test_exhausted_async_generator_needs_no_finalizer(run, impl) -> None:
+    async def numbers():
+        for value in range(3):
+            await impl.lowlevel.checkpoint()
+            yield value
+
+    async def main():
+        return [value async for value in numbers()]
+
+    assert run(main) == [0, 1, 2]
+
+
+# ---------------------------------------------------------------- sniffio
+
+
+def test_sniffio_reports_trio_in_main_task(run) -> None:
+    async def main():
+        return sniffio.current_async_library()
+
+    assert run(main) == "trio"
+
+
+def test_sniffio_reports_trio_in_child_task(run, impl) -> None:
+    found = []
+
+    async def child():
+        found.append(sniffio.current_async_library())
+
+    async def main():
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(child)
+
+    run(main)
+    assert found == ["trio"]
+
+
+def test_sniffio_outside_run_finds_no_library(run) -> None:
+    async def main():
+        return None
+
+    run(main)
+    with pytest.raises(sniffio.AsyncLibraryNotFoundError):
+        sniffio.current_async_library()
+
+
+# ---------------------------------------------------------------- leaks
+
+
+def open_fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture
+def warm(run, impl) -> None:
+    """One throwaway run, so one-time lazy setup is not counted as a leak."""
+
+    async def main():
+        await impl.sleep(0)
+
+    run(main)
+
+
+def test_run_with_io_and_thread_wakeup_leaks_no_threads_or_fds(run, impl, warm) -> None:
+    threads_before = threading.active_count()
+    fds_before = open_fd_count()
+
+    async def main():
+        left, right = socket.socketpair()
+        with left, right:
+            token = impl.lowlevel.current_trio_token()
+            woken = impl.Event()
+            thread = threading.Thread(target=token.run_sync_soon, args=(woken.set,))
+            thread.start()
+            await woken.wait()
+            thread.join()
+            right.send(b"x")
+            await impl.lowlevel.wait_readable(left)
+            return left.recv(1)
+
+    assert run(main) == b"x"
+    assert threading.active_count() == threads_before
+    assert open_fd_count() == fds_before
+
+
+def test_run_that_raises_leaks_no_threads_or_fds(run, impl, warm) -> None:
+    threads_before = threading.active_count()
+    fds_before = open_fd_count()
+
+    async def child(sock):
+        await impl.lowlevel.wait_readable(sock)
+
+    async def main():
+        left, right = socket.socketpair()
+        with left, right:
+            async with impl.open_nursery() as nursery:
+                nursery.start_soon(child, left)
+                await impl.testing.wait_all_tasks_blocked()
+                raise OSError("exit with an error")
+
+    with pytest.raises(ExceptionGroup):
+        run(main)
+    assert threading.active_count() == threads_before
+    assert open_fd_count() == fds_before
