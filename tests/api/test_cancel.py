@@ -1,0 +1,754 @@
+"""Black-box tests of CancelScope and Cancelled: level-triggered delivery,
+which scope catches, shields, deadlines, cancel reasons and misuse."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+# ---------------------------------------------------------------- delivery
+
+
+def test_every_checkpoint_in_cancelled_scope_raises(run, impl) -> None:
+    async def main():
+        raised = 0
+        with impl.CancelScope() as scope:
+            scope.cancel()
+            for _ in range(3):
+                try:
+                    await impl.lowlevel.checkpoint()
+                except impl.Cancelled:
+                    raised += 1
+        return raised
+
+    assert run(main) == 3
+
+
+def test_cancel_wakes_blocked_task_at_cancel_time(run, impl) -> None:
+    events = []
+
+    async def main():
+        scope = impl.CancelScope()
+
+        async def sleeper():
+            with scope:
+                await impl.sleep_forever()
+            events.append(("woke", impl.current_time()))
+
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(sleeper)
+            await impl.sleep(4)
+            scope.cancel()
+
+    run(main)
+    assert events == [("woke", 4.0)]
+
+
+def test_cancelled_scope_catches_its_cancelled(run, impl) -> None:
+    async def main():
+        with impl.CancelScope() as scope:
+            scope.cancel()
+            await impl.sleep(1)
+            return "not reached"
+        return scope.cancelled_caught, impl.current_time()
+
+    assert run(main) == (True, 0.0)
+
+
+def test_cancelled_is_caught_by_the_scope_that_was_cancelled(run, impl) -> None:
+    async def main():
+        with impl.CancelScope() as outer:
+            with impl.CancelScope() as inner:
+                outer.cancel()
+                await impl.lowlevel.checkpoint()
+        return inner.cancel_called, inner.cancelled_caught, outer.cancelled_caught
+
+    assert run(main) == (False, False, True)
+
+
+def test_inner_cancel_does_not_affect_outer_scope(run, impl) -> None:
+    async def main():
+        with impl.CancelScope() as outer:
+            with impl.CancelScope() as inner:
+                inner.cancel()
+                await impl.lowlevel.checkpoint()
+            await impl.lowlevel.checkpoint()
+        return inner.cancelled_caught, outer.cancel_called, outer.cancelled_caught
+
+    assert run(main) == (True, False, False)
+
+
+def test_cancelled_from_nested_cancelled_scopes_reaches_outermost(run, impl) -> None:
+    events = []
+
+    async def main():
+        with impl.CancelScope() as outer:
+            outer.cancel()
+            with impl.CancelScope() as inner:
+                inner.cancel()
+                await impl.lowlevel.checkpoint()
+            events.append("between scopes")
+        return inner.cancelled_caught, outer.cancelled_caught
+
+    assert run(main) == (False, True)
+    assert events == []
+
+
+def test_cancelled_caught_false_when_no_checkpoint_ran(run, impl) -> None:
+    async def main():
+        with impl.CancelScope() as scope:
+            scope.cancel()
+        return scope.cancel_called, scope.cancelled_caught
+
+    assert run(main) == (True, False)
+
+
+def test_cancelled_caught_false_when_cancelled_handled_inside(run, impl) -> None:
+    async def main():
+        with impl.CancelScope() as scope:
+            scope.cancel()
+            try:
+                await impl.lowlevel.checkpoint()
+            except impl.Cancelled:
+                pass
+        return scope.cancel_called, scope.cancelled_caught
+
+    assert run(main) == (True, False)
+
+
+def test_cancel_called_is_false_until_cancel(run, impl) -> None:
+    async def main():
+        with impl.CancelScope() as scope:
+            before = scope.cancel_called
+            scope.cancel()
+            after = scope.cancel_called
+        return before, after
+
+    assert run(main) == (False, True)
+
+
+def test_cancel_before_entering_cancels_on_first_checkpoint(run, impl) -> None:
+    async def main():
+        scope = impl.CancelScope()
+        scope.cancel()
+        before = (scope.cancel_called, scope.cancelled_caught)
+        with scope:
+            await impl.sleep(5)
+        return before, scope.cancelled_caught, impl.current_time()
+
+    assert run(main) == ((True, False), True, 0.0)
+
+
+def test_cancel_after_exit_is_harmless(run, impl) -> None:
+    async def main():
+        with impl.CancelScope() as scope:
+            pass
+        scope.cancel()
+        await impl.lowlevel.checkpoint()
+        return scope.cancel_called, scope.cancelled_caught
+
+    assert run(main) == (True, False)
+
+
+def test_cancel_is_synchronous_and_not_a_checkpoint(run, impl) -> None:
+    async def main():
+        with impl.CancelScope() as scope:
+            with impl.testing.assert_no_checkpoints():
+                scope.cancel()
+        return scope.cancel_called
+
+    assert run(main) is True
+
+
+def test_cancel_outside_run_before_entering(run, impl) -> None:
+    scope = impl.CancelScope()
+    scope.cancel()
+
+    async def main():
+        with scope:
+            await impl.sleep_forever()
+        return scope.cancelled_caught
+
+    assert run(main) is True
+
+
+def test_cancel_scope_can_only_be_entered_once(run, impl) -> None:
+    async def main():
+        scope = impl.CancelScope()
+        with scope:
+            pass
+        with pytest.raises(RuntimeError, match="single 'with' block"):
+            with scope:
+                pass
+
+    run(main)
+
+
+def test_cancel_scope_cannot_be_entered_while_active(run, impl) -> None:
+    async def main():
+        scope = impl.CancelScope()
+        with scope:
+            with pytest.raises(RuntimeError, match="single 'with' block"):
+                with scope:
+                    pass
+
+    run(main)
+
+
+def test_exiting_cancel_scopes_out_of_order_raises_runtime_error(run, impl) -> None:
+    async def main():
+        outer = impl.CancelScope()
+        inner = impl.CancelScope()
+        outer.__enter__()
+        inner.__enter__()
+        with pytest.raises(RuntimeError, match="Cancel scope stack corrupted"):
+            outer.__exit__(None, None, None)
+        inner.__exit__(None, None, None)
+
+    run(main)
+
+
+def test_cancelled_exception_passes_through_except_exception(run, impl) -> None:
+    events = []
+
+    async def main():
+        with impl.CancelScope() as scope:
+            scope.cancel()
+            try:
+                await impl.lowlevel.checkpoint()
+            except Exception:
+                events.append("caught as Exception")
+        return scope.cancelled_caught
+
+    assert run(main) is True
+    assert events == []
+
+
+# ---------------------------------------------------------------- shields
+
+
+def test_shield_blocks_outer_cancellation(run, impl) -> None:
+    async def main():
+        with impl.CancelScope() as outer:
+            outer.cancel()
+            with impl.CancelScope(shield=True):
+                await impl.sleep(2)
+                reached = impl.current_time()
+            await impl.lowlevel.checkpoint()
+        return reached, outer.cancelled_caught
+
+    assert run(main) == (2.0, True)
+
+
+def test_shield_does_not_block_own_cancellation(run, impl) -> None:
+    async def main():
+        with impl.CancelScope(shield=True) as scope:
+            scope.cancel()
+            await impl.sleep(2)
+        return scope.cancelled_caught, impl.current_time()
+
+    assert run(main) == (True, 0.0)
+
+
+def test_shield_does_not_block_inner_scope_cancellation(run, impl) -> None:
+    async def main():
+        with impl.CancelScope(shield=True):
+            with impl.move_on_after(1) as inner:
+                await impl.sleep(5)
+        return inner.cancelled_caught, impl.current_time()
+
+    assert run(main) == (True, 1.0)
+
+
+def test_shield_blocks_outer_deadline(run, impl) -> None:
+    async def main():
+        with impl.move_on_after(1) as outer:
+            with impl.CancelScope(shield=True):
+                await impl.sleep(3)
+                woke = impl.current_time()
+        return woke, outer.cancel_called, outer.cancelled_caught
+
+    # cancelled_caught stays False: no checkpoint ran between shield and exit.
+    assert run(main) == (3.0, True, False)
+
+
+def test_removing_shield_while_waiting_delivers_pending_cancel(run, impl) -> None:
+    events = []
+
+    async def main():
+        outer = impl.CancelScope()
+        shield = impl.CancelScope(shield=True)
+
+        async def waiter():
+            with outer:
+                with shield:
+                    try:
+                        await impl.sleep_forever()
+                    except impl.Cancelled:
+                        events.append(("cancelled", impl.current_time()))
+                        raise
+
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(waiter)
+            await impl.testing.wait_all_tasks_blocked()
+            outer.cancel()
+            await impl.sleep(3)
+            events.append(("unshield", impl.current_time()))
+            shield.shield = False
+        events.append((outer.cancelled_caught, shield.cancelled_caught))
+
+    run(main)
+    assert events == [("unshield", 3.0), ("cancelled", 3.0), (True, False)]
+
+
+def test_setting_shield_while_cancelled_protects_later_checkpoints(run, impl) -> None:
+    async def main():
+        with impl.CancelScope() as outer:
+            with impl.CancelScope() as inner:
+                outer.cancel()
+                inner.shield = True
+                await impl.sleep(1)
+                inner.shield = False
+                reached = impl.current_time()
+                await impl.lowlevel.checkpoint()
+        return reached, outer.cancelled_caught
+
+    assert run(main) == (1.0, True)
+
+
+def test_shield_attribute_reflects_constructor_and_assignment(impl) -> None:
+    scope = impl.CancelScope()
+    assert scope.shield is False
+    scope.shield = True
+    assert scope.shield is True
+    assert impl.CancelScope(shield=True).shield is True
+
+
+def test_shield_must_be_bool(impl) -> None:
+    scope = impl.CancelScope()
+    with pytest.raises(TypeError, match="shield must be a bool"):
+        scope.shield = 1
+
+
+# ---------------------------------------------------------------- deadlines
+
+
+def test_deadline_cancels_at_exact_time(run, impl) -> None:
+    async def main():
+        with impl.CancelScope(deadline=2.5) as scope:
+            await impl.sleep_forever()
+        return scope.cancelled_caught, impl.current_time()
+
+    assert run(main) == (True, 2.5)
+
+
+def test_deadline_extended_while_waiting(run, impl) -> None:
+    async def main():
+        scope = impl.CancelScope(deadline=2)
+
+        async def waiter():
+            with scope:
+                await impl.sleep_forever()
+            return None
+
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(waiter)
+            await impl.sleep(1)
+            scope.deadline = 5
+        return impl.current_time()
+
+    assert run(main) == 5.0
+
+
+def test_deadline_shortened_while_waiting(run, impl) -> None:
+    async def main():
+        scope = impl.CancelScope()
+
+        async def waiter():
+            with scope:
+                await impl.sleep_forever()
+
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(waiter)
+            await impl.sleep(1)
+            scope.deadline = 10
+            await impl.sleep(1)
+            scope.deadline = 5
+        return impl.current_time()
+
+    assert run(main) == 5.0
+
+
+def test_deadline_in_the_past_cancels_at_next_checkpoint(run, impl) -> None:
+    async def main():
+        await impl.sleep(3)
+        with impl.CancelScope() as scope:
+            scope.deadline = 1
+            await impl.sleep(10)
+        return scope.cancelled_caught, impl.current_time()
+
+    assert run(main) == (True, 3.0)
+
+
+def test_deadline_set_by_own_task_extends_sleep(run, impl) -> None:
+    async def main():
+        with impl.move_on_after(2) as scope:
+            await impl.sleep(1)
+            scope.deadline = 5
+            await impl.sleep_forever()
+        return impl.current_time()
+
+    assert run(main) == 5.0
+
+
+def test_default_deadline_is_infinite(impl) -> None:
+    scope = impl.CancelScope()
+    assert scope.deadline == math.inf
+    assert scope.relative_deadline == math.inf
+    assert scope.is_relative is False
+
+
+def test_deadline_nan_raises_value_error(impl) -> None:
+    with pytest.raises(ValueError):
+        impl.CancelScope(deadline=math.nan)
+    scope = impl.CancelScope()
+    with pytest.raises(ValueError):
+        scope.deadline = math.nan
+
+
+def test_relative_deadline_counts_from_scope_entry(run, impl) -> None:
+    async def main():
+        scope = impl.CancelScope(relative_deadline=5)
+        await impl.sleep(10)
+        with scope:
+            deadline = scope.deadline
+            await impl.sleep_forever()
+        return deadline, impl.current_time()
+
+    assert run(main) == (15.0, 15.0)
+
+
+def test_relative_deadline_before_entering(impl) -> None:
+    scope = impl.CancelScope(relative_deadline=5)
+    assert scope.relative_deadline == 5
+    assert scope.is_relative is True
+
+
+def test_absolute_deadline_scope_is_not_relative(impl) -> None:
+    assert impl.CancelScope(deadline=3).is_relative is False
+
+
+def test_relative_deadline_after_entering_is_time_remaining(run, impl) -> None:
+    async def main():
+        await impl.sleep(10)
+        with impl.CancelScope(relative_deadline=5) as scope:
+            await impl.sleep(1)
+            return scope.relative_deadline, scope.is_relative
+
+    assert run(main) == (4.0, None)
+
+
+def test_setting_relative_deadline_inside_scope_counts_from_now(run, impl) -> None:
+    async def main():
+        with impl.CancelScope() as scope:
+            await impl.sleep(3)
+            scope.relative_deadline = 2
+            deadline = scope.deadline
+            await impl.sleep_forever()
+        return deadline, impl.current_time()
+
+    assert run(main) == (5.0, 5.0)
+
+
+def test_setting_relative_deadline_before_entering(run, impl) -> None:
+    async def main():
+        scope = impl.CancelScope()
+        scope.relative_deadline = 4
+        relative_before = (scope.relative_deadline, scope.is_relative)
+        await impl.sleep(1)
+        with scope:
+            await impl.sleep_forever()
+        return relative_before, impl.current_time()
+
+    assert run(main) == ((4, True), 5.0)
+
+
+def test_unentered_relative_scope_has_no_absolute_deadline(impl) -> None:
+    scope = impl.CancelScope(relative_deadline=5)
+    with pytest.raises(RuntimeError):
+        scope.deadline
+    with pytest.raises(RuntimeError):
+        scope.deadline = 3
+
+
+def test_unentered_absolute_scope_has_no_relative_deadline(impl) -> None:
+    scope = impl.CancelScope(deadline=5)
+    with pytest.raises(RuntimeError):
+        scope.relative_deadline
+    with pytest.raises(RuntimeError):
+        scope.relative_deadline = 3
+
+
+def test_deadline_and_relative_deadline_together_raise_value_error(impl) -> None:
+    with pytest.raises(ValueError, match="Cannot specify both"):
+        impl.CancelScope(deadline=1, relative_deadline=1)
+
+
+def test_negative_relative_deadline_raises_value_error(impl) -> None:
+    with pytest.raises(ValueError):
+        impl.CancelScope(relative_deadline=-1)
+    scope = impl.CancelScope()
+    with pytest.raises(ValueError):
+        scope.relative_deadline = -1
+
+
+def test_nan_relative_deadline_raises_value_error(impl) -> None:
+    with pytest.raises(ValueError):
+        impl.CancelScope(relative_deadline=math.nan)
+    scope = impl.CancelScope()
+    with pytest.raises(ValueError):
+        scope.relative_deadline = math.nan
+
+
+# ---------------------------------------------------------------- effective deadline
+
+
+def test_current_effective_deadline_in_nested_scopes(run, impl) -> None:
+    async def main():
+        seen = [impl.current_effective_deadline()]
+        with impl.CancelScope(deadline=10):
+            seen.append(impl.current_effective_deadline())
+            with impl.CancelScope(deadline=20):
+                seen.append(impl.current_effective_deadline())
+                with impl.CancelScope(deadline=5):
+                    seen.append(impl.current_effective_deadline())
+            seen.append(impl.current_effective_deadline())
+        return seen
+
+    assert run(main) == [math.inf, 10, 10, 5, 10]
+
+
+def test_current_effective_deadline_under_shield_ignores_outer(run, impl) -> None:
+    async def main():
+        with impl.CancelScope(deadline=10):
+            with impl.CancelScope(shield=True):
+                shielded = impl.current_effective_deadline()
+                with impl.CancelScope(deadline=15):
+                    inner = impl.current_effective_deadline()
+        return shielded, inner
+
+    assert run(main) == (math.inf, 15)
+
+
+def test_current_effective_deadline_when_cancelled_is_minus_infinity(run, impl) -> None:
+    async def main():
+        with impl.CancelScope(deadline=10) as scope:
+            scope.cancel()
+            return impl.current_effective_deadline()
+
+    assert run(main) == -math.inf
+
+
+def test_current_effective_deadline_outside_run_raises_runtime_error(impl) -> None:
+    with pytest.raises(RuntimeError):
+        impl.current_effective_deadline()
+
+
+# ---------------------------------------------------------------- partial checkpoints
+
+
+def test_cancel_shielded_checkpoint_does_not_raise_while_cancelled(run, impl) -> None:
+    async def main():
+        with impl.CancelScope() as scope:
+            scope.cancel()
+            await impl.lowlevel.cancel_shielded_checkpoint()
+            reached = True
+        return reached, scope.cancelled_caught
+
+    assert run(main) == (True, False)
+
+
+def test_cancel_shielded_checkpoint_lets_other_tasks_run(run, impl) -> None:
+    events = []
+
+    async def other():
+        events.append("other")
+
+    async def main():
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(other)
+            events.append("before")
+            await impl.lowlevel.cancel_shielded_checkpoint()
+            events.append("after")
+
+    run(main)
+    assert events == ["before", "other", "after"]
+
+
+def test_checkpoint_if_cancelled_raises_only_when_cancelled(run, impl) -> None:
+    async def main():
+        await impl.lowlevel.checkpoint_if_cancelled()
+        with impl.CancelScope() as scope:
+            scope.cancel()
+            await impl.lowlevel.checkpoint_if_cancelled()
+            return "not reached"
+        return scope.cancelled_caught
+
+    assert run(main) is True
+
+
+def test_checkpoint_if_cancelled_does_not_yield_when_not_cancelled(run, impl) -> None:
+    events = []
+
+    async def other():
+        events.append("other")
+
+    async def main():
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(other)
+            await impl.lowlevel.checkpoint_if_cancelled()
+            events.append("main")
+
+    run(main)
+    assert events == ["main", "other"]
+
+
+# ---------------------------------------------------------------- Cancelled details
+
+
+def catch_cancelled(impl):
+    """Run ``body`` and return the Cancelled it raised."""
+
+    async def capture(body):
+        try:
+            await body()
+        except impl.Cancelled as exc:
+            return exc
+        raise AssertionError("no Cancelled raised")
+
+    return capture
+
+
+def test_explicit_cancel_source_and_task(run, impl) -> None:
+    capture = catch_cancelled(impl)
+
+    async def main():
+        with impl.CancelScope() as scope:
+            scope.cancel()
+            exc = await capture(impl.lowlevel.checkpoint)
+        return exc.source, exc.reason, exc.source_task == repr(impl.lowlevel.current_task())
+
+    assert run(main) == ("explicit", None, True)
+
+
+def test_explicit_cancel_reason(run, impl) -> None:
+    capture = catch_cancelled(impl)
+
+    async def main():
+        with impl.CancelScope() as scope:
+            scope.cancel(reason="user pressed stop")
+            exc = await capture(impl.lowlevel.checkpoint)
+        return exc.source, exc.reason
+
+    assert run(main) == ("explicit", "user pressed stop")
+
+
+def test_cancel_source_task_is_the_cancelling_task(run, impl) -> None:
+    capture = catch_cancelled(impl)
+
+    async def main():
+        scope = impl.CancelScope()
+        canceller_repr = []
+
+        async def canceller():
+            canceller_repr.append(repr(impl.lowlevel.current_task()))
+            scope.cancel()
+
+        async with impl.open_nursery() as nursery:
+            with scope:
+                nursery.start_soon(canceller)
+                exc = await capture(impl.sleep_forever)
+        return exc.source, [exc.source_task] == canceller_repr
+
+    assert run(main) == ("explicit", True)
+
+
+def test_deadline_cancel_source(run, impl) -> None:
+    capture = catch_cancelled(impl)
+
+    async def main():
+        with impl.move_on_after(1):
+            exc = await capture(impl.sleep_forever)
+        return exc.source, exc.reason, exc.source_task
+
+    assert run(main) == ("deadline", None, None)
+
+
+def test_nursery_cancel_source_names_failing_child(run, impl) -> None:
+    capture = catch_cancelled(impl)
+    seen = {}
+
+    async def failing():
+        seen["failing"] = repr(impl.lowlevel.current_task())
+        raise ValueError("bad")
+
+    async def sibling():
+        seen["exc"] = await capture(impl.sleep_forever)
+        raise seen["exc"]
+
+    async def main():
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(sibling)
+            await impl.testing.wait_all_tasks_blocked()
+            nursery.start_soon(failing)
+
+    with pytest.raises(ExceptionGroup):
+        run(main)
+    exc = seen["exc"]
+    assert exc.source == "nursery"
+    assert exc.source_task == seen["failing"]
+    assert exc.reason == "child task raised exception ValueError('bad')"
+
+
+def test_system_task_shutdown_cancel_source(run, impl) -> None:
+    capture = catch_cancelled(impl)
+    seen = []
+
+    async def system():
+        exc = await capture(impl.sleep_forever)
+        seen.append(exc.source)
+        raise exc
+
+    async def main():
+        impl.lowlevel.spawn_system_task(system)
+        await impl.testing.wait_all_tasks_blocked()
+
+    run(main)
+    assert seen == ["shutdown"]
+
+
+def test_first_cancel_reason_wins(run, impl) -> None:
+    capture = catch_cancelled(impl)
+
+    async def main():
+        with impl.CancelScope() as scope:
+            scope.cancel(reason="first")
+            scope.cancel(reason="second")
+            exc = await capture(impl.lowlevel.checkpoint)
+        return exc.reason
+
+    assert run(main) == "first"
+
+
+def test_explicit_cancel_after_deadline_keeps_deadline_source(run, impl) -> None:
+    capture = catch_cancelled(impl)
+
+    async def main():
+        with impl.move_on_after(1) as scope:
+            first = await capture(impl.sleep_forever)
+            scope.cancel(reason="too late")
+            second = await capture(impl.lowlevel.checkpoint)
+        return first.source, second.source, second.reason
+
+    assert run(main) == ("deadline", "deadline", None)
