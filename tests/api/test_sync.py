@@ -130,6 +130,25 @@ def test_statistics_can_be_read_outside_a_run(impl: ModuleType) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "make_statistics",
+    [
+        pytest.param(lambda impl: impl.Event().statistics(), id="Event"),
+        pytest.param(lambda impl: impl.Lock().statistics(), id="Lock"),
+        pytest.param(lambda impl: impl.Semaphore(1).statistics(), id="Semaphore"),
+        pytest.param(lambda impl: impl.CapacityLimiter(1).statistics(), id="CapacityLimiter"),
+        pytest.param(lambda impl: impl.Condition().statistics(), id="Condition"),
+    ],
+)
+def test_statistics_records_are_immutable(
+    impl: ModuleType, make_statistics: Callable[[ModuleType], Any]
+) -> None:
+    record = make_statistics(impl)
+    with pytest.raises(AttributeError):
+        record.tasks_waiting = 99
+    assert record.tasks_waiting == 0
+
+
 # ---------------------------------------------------------------------------
 # Checkpoints: async methods always are one, sync methods never are.
 
