@@ -1,0 +1,92 @@
+"""Instrument bookkeeping: which hooks are installed, and calling them safely.
+
+Each hook name is an attribute that is ``None`` while no instrument defines
+that hook, so the loop's check is one attribute read.  When any instrument
+defines ``task_scheduled``, the run queue becomes a list subclass whose
+``append`` reports the task: rescheduling code never checks for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._abc import Instrument
+
+if TYPE_CHECKING:
+    from ._task import Task
+
+HOOKS = (
+    "before_run",
+    "after_run",
+    "task_spawned",
+    "task_scheduled",
+    "before_task_step",
+    "after_task_step",
+    "task_exited",
+    "before_io_wait",
+    "after_io_wait",
+)
+
+logger = logging.getLogger("tether.abc.Instrument")
+
+
+class _ReportingRunQueue(list["Task"]):
+    __slots__ = ("instruments",)
+
+    def append(self, task: Task) -> None:
+        super().append(task)
+        self.instruments.call("task_scheduled", task)
+
+
+class Instruments:
+    __slots__ = ("_installed", *HOOKS)
+
+    def __init__(self, instruments: Sequence[Instrument]) -> None:
+        self._installed: list[Instrument] = []
+        for hook in HOOKS:
+            setattr(self, hook, None)
+        for instrument in instruments:
+            self.add(instrument)
+
+    def add(self, instrument: Instrument) -> None:
+        if instrument in self._installed:
+            return
+        self._installed.append(instrument)
+        self._refresh()
+
+    def remove(self, instrument: Instrument) -> None:
+        if instrument not in self._installed:
+            raise KeyError(instrument)
+        self._installed.remove(instrument)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        for hook in HOOKS:
+            users = [
+                instrument
+                for instrument in self._installed
+                if getattr(type(instrument), hook, None) not in (None, getattr(Instrument, hook))
+            ]
+            setattr(self, hook, users or None)
+
+    def call(self, hook: str, *args: Any) -> None:
+        for instrument in list(getattr(self, hook) or ()):
+            try:
+                getattr(instrument, hook)(*args)
+            except BaseException:
+                if instrument in self._installed:
+                    self.remove(instrument)
+                logger.exception(
+                    "Exception raised when calling %r on instrument %r. Instrument has been disabled.",
+                    hook,
+                    instrument,
+                )
+
+    def new_runq(self) -> list[Task]:
+        if self.task_scheduled is None:  # type: ignore[attr-defined]
+            return []
+        queue = _ReportingRunQueue()
+        queue.instruments = self
+        return queue

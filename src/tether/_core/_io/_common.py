@@ -1,0 +1,158 @@
+"""Backend-independent parts of the I/O managers.
+
+The manager keeps, per file descriptor, the one task waiting to read and the
+one waiting to write (a second waiter is a BusyResourceError: two tasks
+reading one socket would steal each other's data).  Backends only differ in
+how they tell the kernel which directions are wanted.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, final
+
+from .._exceptions import BusyResourceError, ClosedResourceError
+from .._traps import Abort, RaiseCancelT, WaitTaskRescheduled
+
+if TYPE_CHECKING:
+    from .._run import Runner, Task
+
+
+class HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+def fd_of(fd: int | HasFileno) -> int:
+    if isinstance(fd, int):
+        if fd < 0:
+            raise ValueError(f"file descriptor must be non-negative, got {fd!r}")
+        return fd
+    fileno = getattr(fd, "fileno", None)
+    if fileno is None:
+        raise TypeError(f"expected a file descriptor (int) or an object with fileno(), got {fd!r}")
+    number = fileno()
+    if not isinstance(number, int) or number < 0:
+        raise ValueError(f"{fd!r}.fileno() returned {number!r}, not a valid file descriptor")
+    return number
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class IOStatistics:
+    """What ``current_statistics().io_statistics`` reports."""
+
+    tasks_waiting_read: int
+    tasks_waiting_write: int
+    backend: str
+
+
+@final
+class WaitingFd:
+    """The tasks waiting on one fd, and the event mask the kernel knows of."""
+
+    __slots__ = ("read_task", "registered", "write_task")
+
+    def __init__(self) -> None:
+        self.read_task: Task | None = None
+        self.write_task: Task | None = None
+        self.registered = 0
+
+
+READ = 1
+WRITE = 4
+
+
+class BaseIOManager:
+    """Waiter bookkeeping shared by the backends; subclasses talk to the kernel."""
+
+    backend = "?"
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.waiting: dict[int, WaitingFd] = {}
+
+    # Backends implement these three.
+    def update_registration(self, fd: int, waiting: WaitingFd) -> None:
+        raise NotImplementedError
+
+    def wait(self, timeout: float) -> list[tuple[int, int]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    @types.coroutine
+    def wait_for(self, fd: int | HasFileno, direction: int) -> Generator[Any, Any, None]:
+        number = fd_of(fd)
+        runner = self.runner
+        task = runner.current_task()
+        waiting = self.waiting.get(number)
+        if waiting is None:
+            waiting = self.waiting[number] = WaitingFd()
+        if direction == READ:
+            if waiting.read_task is not None:
+                raise BusyResourceError("another task is already waiting to read from this fd")
+            waiting.read_task = task
+        else:
+            if waiting.write_task is not None:
+                raise BusyResourceError("another task is already waiting to write to this fd")
+            waiting.write_task = task
+        try:
+            self.update_registration(number, waiting)
+        except BaseException:
+            self._forget_waiter(number, waiting, direction)
+            raise
+
+        def abort(_: RaiseCancelT) -> Abort:
+            self._forget_waiter(number, waiting, direction)
+            return Abort.SUCCEEDED
+
+        yield WaitTaskRescheduled(abort)
+
+    def _forget_waiter(self, fd: int, waiting: WaitingFd, direction: int) -> None:
+        if direction == READ:
+            waiting.read_task = None
+        else:
+            waiting.write_task = None
+        if self.waiting.get(fd) is waiting:
+            self.update_registration(fd, waiting)
+            if waiting.read_task is None and waiting.write_task is None:
+                del self.waiting[fd]
+
+    def process_events(self, events: list[tuple[int, int]]) -> None:
+        reschedule = self.runner.reschedule_value
+        for fd, flags in events:
+            waiting = self.waiting.get(fd)
+            if waiting is None:
+                continue
+            if flags & ~WRITE and waiting.read_task is not None:
+                reschedule(waiting.read_task, None)
+                waiting.read_task = None
+            if flags & ~READ and waiting.write_task is not None:
+                reschedule(waiting.write_task, None)
+                waiting.write_task = None
+            self.update_registration(fd, waiting)
+            if waiting.read_task is None and waiting.write_task is None:
+                del self.waiting[fd]
+
+    def notify_closing(self, fd: int | HasFileno) -> None:
+        number = fd_of(fd)
+        waiting = self.waiting.pop(number, None)
+        if waiting is None:
+            return
+        error_runner = self.runner
+        for task in (waiting.read_task, waiting.write_task):
+            if task is not None:
+                error_runner.reschedule_error(
+                    task, ClosedResourceError("another task closed this fd")
+                )
+        waiting.read_task = waiting.write_task = None
+        self.update_registration(number, waiting)
+
+    def statistics(self) -> IOStatistics:
+        readers = sum(1 for w in self.waiting.values() if w.read_task is not None)
+        writers = sum(1 for w in self.waiting.values() if w.write_task is not None)
+        return IOStatistics(readers, writers, self.backend)
+

@@ -1,0 +1,881 @@
+"""The Runner and ``run()``: the loop, task spawning, stepping and exits.
+
+One loop iteration (``Runner.iterate``) is four named steps:
+
+1. ``wait_for_io``      poll the kernel (timeout 0 when tasks are runnable);
+2. ``expire_deadlines`` wake sleepers, cancel scopes whose deadline passed;
+3. ``run_entry_queue``  run callbacks that other threads sent via TrioToken;
+4. ``run_batch``        step every task that was runnable at the start.
+
+``run_batch`` is the hot path.  It must not allocate per step, look up
+instruments that are not installed, or call anything for a plain
+checkpoint beyond one cancellation check and a list append.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import heapq
+import inspect
+import math
+import os
+import random
+import signal
+import sys
+import threading
+import types
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from heapq import heappop, heappush
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, final
+
+import outcome
+import sniffio
+
+from . import _ki
+from ._abc import Clock, Instrument
+from ._asyncgens import AsyncGenerators
+from ._cancel import CancelScope
+from ._entry_queue import EntryQueue, TrioToken
+from ._exceptions import Cancelled, RunFinishedError, TrioInternalError
+from ._instruments import Instruments
+from ._io import IOManager, IOStatistics
+from ._local import RUN, current_runner, no_run_error
+from ._task import _PRIVATE, Task, name_for
+from ._traps import (
+    CHECKPOINT,
+    SHIELDED_CHECKPOINT,
+    Abort,
+    PermanentlyDetach,
+    WaitTaskRescheduled,
+    wait_task_rescheduled,
+)
+
+if TYPE_CHECKING:
+    from ._nursery import Nursery
+
+RetT = TypeVar("RetT")
+
+_inf = math.inf
+# How many task steps may run back to back before the loop polls for I/O
+# even though tasks are still runnable.  Bounds I/O latency under load
+# while sparing a syscall per step for ping-pong style workloads.
+_STEPS_BETWEEN_IO_POLLS: Final = 64
+# Rebuild the deadline heap once this many stale entries pile up (and they
+# are at least half of it): ``move_on_after`` in a loop leaves one behind
+# each time.
+_STALE_DEADLINES_LIMIT: Final = 1000
+_MAX_TIMEOUT: Final = 86400.0
+
+
+def _sleep_abort_marker(raise_cancel: Any) -> Abort:  # pragma: no cover - never called
+    # Identity marker: a task sleeping on its own deadline-heap entry.  The
+    # loop aborts such a sleep inline (see Runner.try_abort).
+    raise AssertionError("unreachable")
+
+
+@final
+class SystemClock(Clock):
+    """The default clock: ``time.perf_counter`` plus a random offset.
+
+    The offset (as in trio) makes code that assumes time starts at 0 fail
+    early instead of in production.
+    """
+
+    __slots__ = ("_offset",)
+
+    def __init__(self) -> None:
+        self._offset = random.uniform(10000.0, 200000.0)
+
+    def start_clock(self) -> None:
+        pass
+
+    def current_time(self) -> float:
+        return self._offset + _perf_counter()
+
+    def deadline_to_sleep_time(self, deadline: float) -> float:
+        return deadline - self.current_time()
+
+
+from time import perf_counter as _perf_counter  # noqa: E402  (used by SystemClock)
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RunStatistics:
+    """A snapshot of the run, from ``current_statistics()``."""
+
+    tasks_living: int
+    tasks_runnable: int
+    seconds_to_next_deadline: float
+    io_statistics: IOStatistics
+    run_sync_soon_queue_size: int
+
+
+def coroutine_or_error(
+    async_fn: Callable[..., Awaitable[object]], args: tuple[object, ...]
+) -> Coroutine[Any, Any, Any]:
+    """Call ``async_fn(*args)`` and check that it gave a coroutine; explain mistakes."""
+    if isinstance(async_fn, types.CoroutineType):
+        async_fn.close()  # avoids a misleading "never awaited" warning
+        raise TypeError(
+            f"expected an async function, got the coroutine object {async_fn.__qualname__}()\n"
+            "pass the function and its arguments separately:\n"
+            "  tether.run(main, arg)  /  nursery.start_soon(fn, arg1, arg2)   # correct\n"
+            "  tether.run(main(arg))  /  nursery.start_soon(fn(arg1, arg2))   # incorrect"
+        )
+    if not callable(async_fn):
+        raise TypeError(f"expected an async function, got {async_fn!r}, which is not callable")
+    coro = async_fn(*args)
+    if type(coro) is types.CoroutineType:
+        return coro
+    if isinstance(coro, types.GeneratorType) and coro.gi_code.co_flags & inspect.CO_ITERABLE_COROUTINE:
+        return coro  # type: ignore[return-value]  # a @types.coroutine generator
+    if inspect.isawaitable(coro) or hasattr(coro, "_asyncio_future_blocking"):
+        close = getattr(coro, "close", None)
+        if callable(close) and inspect.iscoroutine(coro):
+            close()
+        raise TypeError(
+            f"expected an async function returning a coroutine, but {async_fn!r} returned "
+            f"{coro!r}. Is it from a library written for another framework (asyncio, "
+            "twisted, tornado...)? That needs a bridge such as tether.asyncio_bridge"
+        )
+    if isinstance(coro, types.AsyncGeneratorType):
+        raise TypeError(
+            f"expected an async function, but {async_fn!r} is an async generator function; "
+            "iterate it with 'async for' inside an async function instead"
+        )
+    raise TypeError(
+        f"expected an async function, but {async_fn!r} returned {coro!r}, not a coroutine; "
+        "did you forget 'async' in 'async def'?"
+    )
+
+
+@final
+class Runner:
+    """The state of one ``tether.run()`` call.  Found through ``RUN.runner``."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        instruments: Sequence[Instrument],
+        restrict_ki_to_checkpoints: bool,
+        strict_exception_groups: bool,
+    ) -> None:
+        self.clock = clock
+        self.instruments = Instruments(instruments)
+        self.restrict_ki_to_checkpoints = restrict_ki_to_checkpoints
+        self.strict_exception_groups = strict_exception_groups
+        self.runq: list[Task] = self.instruments.new_runq()
+        # Entries are [deadline, sequence, target]; a None target is stale.
+        self.deadlines: list[list[Any]] = []
+        self.deadline_sequence = 0
+        self.stale_deadlines = 0
+        self.io = IOManager(self)
+        self.entry_queue = EntryQueue(self)
+        self.io.register_wakeup_fd(self.entry_queue.wakeup_read_fd)
+        self.ki_pending = False
+        self.current: Task | None = None
+        self.init_task: Task | None = None
+        self.main_task: Task | None = None
+        self.system_nursery: Nursery | None = None
+        self.main_task_outcome: outcome.Outcome[Any] | None = None
+        self.init_task_outcome: outcome.Outcome[Any] | None = None
+        self.tasks_living = 0
+        self.steps_since_io_poll = 0
+        # Sorted list of (cushion, sequence, task) for wait_all_tasks_blocked.
+        self.waiting_for_idle: list[tuple[float, int, Task]] = []
+        self.idle_sequence = 0
+        self.autojump_threshold = _inf
+        self.run_vars: dict[Any, Any] = {}
+        self.asyncgens = AsyncGenerators(self)
+        self.trio_token: TrioToken | None = None
+        self.system_context = contextvars.copy_context()
+        self.finished = False
+        self.detached_marker = _sleep_abort_marker
+
+    # ---- current task ----------------------------------------------------
+
+    def current_task(self) -> Task:
+        task = self.current
+        if task is None:
+            no_run_error()
+        return task
+
+    def current_task_or_none(self) -> Task | None:
+        return self.current
+
+    # ---- spawning ----------------------------------------------------------
+
+    def spawn(
+        self,
+        async_fn: Callable[..., Awaitable[object]],
+        args: tuple[object, ...],
+        nursery: Nursery | None,
+        name: object = None,
+        *,
+        system_task: bool = False,
+        context: contextvars.Context | None = None,
+    ) -> Task:
+        coro = coroutine_or_error(async_fn, args)
+        if context is None:
+            context = self.system_context.copy() if system_task else contextvars.copy_context()
+        task = Task(
+            _PRIVATE,
+            self,
+            coro,
+            context,
+            async_fn if name is None else name,
+            nursery,
+            system_task,
+        )
+        if nursery is not None:
+            nursery._children.add(task)
+            scope = nursery.cancel_scope
+            task._cancel_status = scope
+            scope._tasks.add(task)
+        self.tasks_living += 1
+        if self.instruments.task_spawned is not None:
+            self.instruments.call("task_spawned", task)
+        self.runq.append(task)
+        return task
+
+    # ---- waking tasks -------------------------------------------------------
+
+    def reschedule_value(self, task: Task, value: object) -> None:
+        if task._abort_func is None:
+            raise RuntimeError(f"can't reschedule {task!r}: it is not blocked")
+        task._abort_func = None
+        task._next_value = value
+        self.runq.append(task)
+
+    def reschedule_error(self, task: Task, error: BaseException) -> None:
+        if task._abort_func is None:
+            raise RuntimeError(f"can't reschedule {task!r}: it is not blocked")
+        task._abort_func = None
+        task._next_exc = error
+        self.runq.append(task)
+
+    def make_cancelled(self, task: Task) -> Cancelled:
+        source, source_task, reason = task._cancel_status.cancel_source()
+        return Cancelled._create(source, source_task, reason)
+
+    def try_abort(self, task: Task) -> None:
+        """A blocked task's cancel status just became cancelled: try to wake it."""
+        abort = task._abort_func
+        if abort is None:
+            return
+        if abort is _sleep_abort_marker:
+            self.discard_timer(task)
+            task._abort_func = None
+            task._next_exc = self.make_cancelled(task)
+            self.runq.append(task)
+            return
+
+        def raise_cancel() -> NoReturn:
+            raise self.make_cancelled(task)
+
+        if abort(raise_cancel) is Abort.SUCCEEDED:
+            task._abort_func = None
+            task._next_exc = self.make_cancelled(task)
+            self.runq.append(task)
+
+    def deliver_ki(self) -> None:
+        """Called from the SIGINT handler when the interrupted code is protected."""
+        self.ki_pending = True
+        self.entry_queue.wake_loop()
+
+    def _try_deliver_ki_to_blocked_main(self) -> None:
+        task = self.main_task
+        if task is None or task._abort_func is None:
+            return
+        abort = task._abort_func
+        if abort is _sleep_abort_marker:
+            self.discard_timer(task)
+        else:
+
+            def raise_ki() -> NoReturn:
+                raise KeyboardInterrupt
+
+            if abort(raise_ki) is not Abort.SUCCEEDED:
+                return
+        self.ki_pending = False
+        task._abort_func = None
+        task._next_exc = KeyboardInterrupt()
+        self.runq.append(task)
+
+    # ---- deadlines ------------------------------------------------------------
+
+    def add_scope_deadline(self, scope: CancelScope) -> None:
+        self.deadline_sequence += 1
+        entry = [scope._deadline, self.deadline_sequence, scope]
+        scope._timer = entry
+        heappush(self.deadlines, entry)
+
+    def discard_scope_deadline(self, scope: CancelScope) -> None:
+        entry = scope._timer
+        if entry is not None:
+            entry[2] = None
+            scope._timer = None
+            self._one_more_stale()
+
+    def discard_timer(self, task: Task) -> None:
+        entry = task._timer
+        if entry is not None:
+            entry[2] = None
+            task._timer = None
+            self._one_more_stale()
+
+    def _one_more_stale(self) -> None:
+        self.stale_deadlines += 1
+        if (
+            self.stale_deadlines > _STALE_DEADLINES_LIMIT
+            and self.stale_deadlines * 2 > len(self.deadlines)
+        ):
+            live = [entry for entry in self.deadlines if entry[2] is not None]
+            heapq.heapify(live)
+            self.deadlines = live
+            self.stale_deadlines = 0
+
+    def next_deadline(self) -> float:
+        heap = self.deadlines
+        while heap and heap[0][2] is None:
+            heappop(heap)
+            self.stale_deadlines -= 1
+        return heap[0][0] if heap else _inf
+
+    def expire_deadlines(self) -> None:
+        heap = self.deadlines
+        if not heap:
+            return
+        now = self.clock.current_time()
+        runq = self.runq
+        while heap and heap[0][0] <= now:
+            target = heappop(heap)[2]
+            if target is None:
+                self.stale_deadlines -= 1
+            elif type(target) is Task:
+                target._timer = None
+                target._abort_func = None
+                runq.append(target)
+            else:
+                target._expire()
+
+    # ---- the loop --------------------------------------------------------------
+
+    def compute_timeout(self) -> tuple[float, str | None]:
+        """How long the next I/O wait may block, and what to do if it was idle."""
+        if self.runq or self.entry_queue.has_work() or self.ki_pending:
+            return 0.0, None
+        deadline = self.next_deadline()
+        timeout = self.clock.deadline_to_sleep_time(deadline) if deadline != _inf else _inf
+        idle_action = None
+        if self.waiting_for_idle:
+            cushion = self.waiting_for_idle[0][0]
+            if cushion < timeout:
+                timeout, idle_action = cushion, "wake-idle"
+        if self.autojump_threshold < timeout:
+            timeout, idle_action = self.autojump_threshold, "autojump"
+        return max(0.0, min(timeout, _MAX_TIMEOUT)), idle_action
+
+    def wait_for_io(self, timeout: float) -> None:
+        instruments = self.instruments
+        if instruments.before_io_wait is not None:
+            instruments.call("before_io_wait", timeout)
+        if timeout > 0:
+            events = self.entry_queue.sleep_in(self.io.wait, timeout)
+        else:
+            events = self.io.wait(0)
+        self.steps_since_io_poll = 0
+        if events:
+            self.io.process_events(events)
+        if instruments.after_io_wait is not None:
+            instruments.call("after_io_wait", timeout)
+
+    def handle_idle(self, idle_action: str | None) -> None:
+        # The I/O wait timed out with nothing runnable: wake the
+        # wait_all_tasks_blocked() callers with the smallest cushion, or
+        # let a MockClock jump to the next deadline.
+        if idle_action is None or self.runq:
+            return
+        if idle_action == "wake-idle":
+            waiting = self.waiting_for_idle
+            cushion = waiting[0][0]
+            while waiting and waiting[0][0] == cushion:
+                _, _, task = waiting.pop(0)
+                self.reschedule_value(task, None)
+        else:
+            jump = getattr(self.clock, "_autojump", None)
+            if jump is not None:
+                jump()
+
+    def iterate(self) -> None:
+        """One loop iteration: I/O, deadlines, thread callbacks, then one batch."""
+        if self.ki_pending:
+            self._try_deliver_ki_to_blocked_main()
+        if not self.runq or self.steps_since_io_poll >= _STEPS_BETWEEN_IO_POLLS:
+            timeout, idle_action = self.compute_timeout()
+            self.wait_for_io(timeout)
+            self.expire_deadlines()
+            self.entry_queue.run_callbacks()
+            self.handle_idle(idle_action)
+        else:
+            if self.deadlines:
+                self.expire_deadlines()
+            if self.entry_queue.has_work():
+                self.entry_queue.run_callbacks()
+        self.run_batch()
+
+    def run_batch(self) -> None:
+        # The hot path: see the module docstring for what it must not do.
+        batch = self.runq
+        self.runq = runq = self.instruments.new_runq()
+        append = runq.append
+        ki_task = self.main_task if self.ki_pending else None
+        checkpoint_message = CHECKPOINT
+        shielded_message = SHIELDED_CHECKPOINT
+        wait_type = WaitTaskRescheduled
+        instruments = self.instruments
+        before_step = instruments.before_task_step
+        after_step = instruments.after_task_step
+        self.steps_since_io_poll += len(batch)
+        for task in batch:
+            self.current = task
+            if before_step is not None:
+                instruments.call("before_task_step", task)
+            exc = task._next_exc
+            try:
+                if exc is None:
+                    value = task._next_value
+                    task._next_value = None
+                    message = task.context.run(task._send, value)
+                else:
+                    task._next_exc = None
+                    message = task.context.run(task.coro.throw, exc)
+            except StopIteration as stop:
+                self.task_exited(task, outcome.Value(stop.value))
+            except BaseException as error:
+                traceback = error.__traceback__
+                if traceback is not None:
+                    error = error.with_traceback(traceback.tb_next)
+                self.task_exited(task, outcome.Error(error))
+                del error
+            else:
+                if message is checkpoint_message:
+                    if task._cancel_status.effectively_cancelled or task is ki_task:
+                        self.interrupt_at_checkpoint(task)
+                    else:
+                        append(task)
+                elif message is shielded_message:
+                    append(task)
+                elif type(message) is float:
+                    self.sleep_until(task, message)
+                elif type(message) is wait_type:
+                    task._abort_func = message.abort_func
+                    if task._cancel_status.effectively_cancelled:
+                        self.try_abort(task)
+                    elif task is ki_task:
+                        self._try_deliver_ki_to_blocked_main()
+                else:
+                    self.unexpected_message(task, message)
+            if after_step is not None:
+                instruments.call("after_task_step", task)
+        self.current = None
+
+    def interrupt_at_checkpoint(self, task: Task) -> None:
+        if task._cancel_status.effectively_cancelled:
+            task._next_exc = self.make_cancelled(task)
+        else:
+            self.ki_pending = False
+            task._next_exc = KeyboardInterrupt()
+        self.runq.append(task)
+
+    def sleep_until(self, task: Task, deadline: float) -> None:
+        self.deadline_sequence += 1
+        entry = [deadline, self.deadline_sequence, task]
+        heappush(self.deadlines, entry)
+        task._timer = entry
+        task._abort_func = _sleep_abort_marker
+        if task._cancel_status.effectively_cancelled:
+            self.try_abort(task)
+        elif self.ki_pending and task is self.main_task:
+            self._try_deliver_ki_to_blocked_main()
+
+    def unexpected_message(self, task: Task, message: object) -> None:
+        if type(message) is PermanentlyDetach:
+            self.task_exited(task, message.final_outcome)
+            return
+        if message is None:
+            detail = (
+                "a bare 'yield' (None), which is how asyncio.sleep(0) and other "
+                "asyncio primitives talk to asyncio's loop"
+            )
+        else:
+            detail = f"{message!r}"
+        task._next_exc = TypeError(
+            f"tether.run received unrecognized yield message {detail}. Are you awaiting "
+            "something from a library written for another framework, like asyncio? That "
+            "won't work without a bridge: see tether.asyncio_bridge"
+        )
+        self.runq.append(task)
+
+    # ---- task exit -----------------------------------------------------------
+
+    def task_exited(self, task: Task, result: outcome.Outcome[Any]) -> None:
+        status = task._cancel_status
+        nursery = task._parent_nursery
+        if nursery is not None and status is not nursery.cancel_scope:
+            # The task left a cancel scope or nursery open (say, by yielding
+            # from an async generator that held one).  Repair the tree.
+            result = self._repair_exit(task, result, nursery)
+        status._tasks.discard(task)
+        self.tasks_living -= 1
+        if task._timer is not None:
+            self.discard_timer(task)
+        breakers = task._parking_lot_breakers
+        if breakers:
+            for lot in list(breakers):
+                lot.break_lot(task)
+        if self.instruments.task_exited is not None:
+            self.instruments.call("task_exited", task)
+        if task is self.main_task:
+            self.main_task_outcome = result
+            assert self.system_nursery is not None
+            self.system_nursery.cancel_scope._cancel_with("shutdown", None, "main task exited")
+            self.system_nursery._child_finished(task, None)
+        elif task is self.init_task:
+            self.init_task_outcome = result
+            self.finished = True
+        else:
+            assert nursery is not None
+            error = result.error if isinstance(result, outcome.Error) else None
+            if error is not None and nursery is self.system_nursery:
+                error = TrioInternalError(f"system task {task.name!r} crashed")
+                error.__cause__ = result.error  # type: ignore[union-attr]
+            nursery._child_finished(task, error)
+
+    def _repair_exit(
+        self, task: Task, result: outcome.Outcome[Any], nursery: Nursery
+    ) -> outcome.Outcome[Any]:
+        scope: CancelScope | None = task._cancel_status
+        while scope is not None and scope is not nursery.cancel_scope:
+            parent = scope._parent
+            scope._detach()
+            scope = parent
+        task._cancel_status = nursery.cancel_scope
+        nursery.cancel_scope._tasks.add(task)
+        error = RuntimeError(
+            f"{task!r} exited with a cancel scope or nursery still open; "
+            "a cancel scope must be exited by the task that entered it"
+        )
+        if isinstance(result, outcome.Error):
+            error.__context__ = result.error
+        return outcome.Error(error)
+
+    # ---- statistics ------------------------------------------------------------
+
+    def statistics(self) -> RunStatistics:
+        deadline = self.next_deadline()
+        seconds = deadline - self.clock.current_time() if deadline != _inf else _inf
+        return RunStatistics(
+            tasks_living=self.tasks_living,
+            tasks_runnable=len(self.runq),
+            seconds_to_next_deadline=seconds,
+            io_statistics=self.io.statistics(),
+            run_sync_soon_queue_size=self.entry_queue.size(),
+        )
+
+
+# ---- run() ---------------------------------------------------------------------
+
+
+async def _init(
+    runner: Runner, async_fn: Callable[..., Awaitable[object]], name: str
+) -> None:
+    from ._nursery import open_nursery
+
+    async with open_nursery(strict_exception_groups=True) as system_nursery:
+        runner.system_nursery = system_nursery
+        runner.main_task = runner.spawn(async_fn, (), system_nursery, name)
+        # Sleep until the main task's exit cancels the system nursery.
+        await wait_task_rescheduled(lambda _: Abort.SUCCEEDED)
+    await runner.asyncgens.finalize_remaining()
+
+
+def setup_runner(
+    clock: Clock | None,
+    instruments: Sequence[Instrument],
+    restrict_keyboard_interrupt_to_checkpoints: bool,
+    strict_exception_groups: bool,
+) -> Runner:
+    if RUN.runner is not None:
+        raise RuntimeError("Attempted to call run() from inside a run()")
+    if clock is None:
+        clock = SystemClock()
+    runner = Runner(
+        clock, instruments, restrict_keyboard_interrupt_to_checkpoints, strict_exception_groups
+    )
+    return runner
+
+
+def run(
+    async_fn: Callable[..., Awaitable[RetT]],
+    *args: object,
+    clock: Clock | None = None,
+    instruments: Sequence[Instrument] = (),
+    restrict_keyboard_interrupt_to_checkpoints: bool = False,
+    strict_exception_groups: bool = True,
+) -> RetT:
+    """Run ``async_fn(*args)`` as the main task of a new tether run, and return its result.
+
+    Everything tether does happens inside a ``run()``: it starts the loop,
+    runs the main task until it and every task it spawned have finished,
+    and returns the main task's return value or raises its exception.
+
+    Args:
+        async_fn: the async function to run (the function, not a coroutine).
+        *args: positional arguments for ``async_fn``.
+        clock: a ``tether.abc.Clock`` (default: the system clock); tests use
+            ``tether.testing.MockClock``.
+        instruments: ``tether.abc.Instrument`` objects to notify of events.
+        restrict_keyboard_interrupt_to_checkpoints: deliver Ctrl-C only at
+            checkpoints of the main task, never in the middle of user code.
+        strict_exception_groups: nurseries always wrap errors in an
+            ExceptionGroup (default); ``False`` lets a single error through.
+
+    Raises:
+        TrioInternalError: a bug in tether, or a crash in a system task.
+        RuntimeError: ``run()`` called inside another ``run()`` in this thread.
+    """
+    if RUN.runner is not None:
+        if inspect.iscoroutine(async_fn):
+            async_fn.close()
+        raise RuntimeError("Attempted to call run() from inside a run()")
+    # Check the main function before touching any global state, so a
+    # mistake like run(main()) gives its TypeError with nothing to undo.
+    coro = coroutine_or_error(async_fn, args)
+    runner = setup_runner(
+        clock, instruments, restrict_keyboard_interrupt_to_checkpoints, strict_exception_groups
+    )
+
+    def first_call() -> Coroutine[Any, Any, Any]:
+        return coro
+
+    with _RunContext(runner):
+        runner.clock.start_clock()
+        runner.init_task = runner.spawn(
+            _init, (runner, first_call, name_for(async_fn)), None, "<init>", system_task=True
+        )
+        root = _root_scope(runner)
+        runner.init_task._cancel_status = root
+        root._tasks.add(runner.init_task)
+        try:
+            while not runner.finished:
+                runner.iterate()
+        except BaseException as error:
+            raise TrioInternalError("internal error in tether - please report it") from error
+    return _final_result(runner)
+
+
+def _root_scope(runner: Runner) -> CancelScope:
+    scope = CancelScope()
+    scope._runner = runner
+    scope._state = scope._state.__class__.ACTIVE
+    return scope
+
+
+def _final_result(runner: Runner) -> Any:
+    init = runner.init_task_outcome
+    if isinstance(init, outcome.Error):
+        raise TrioInternalError("internal error in tether - please report it") from init.error
+    main = runner.main_task_outcome
+    assert main is not None
+    if runner.ki_pending:
+        ki = KeyboardInterrupt()
+        if isinstance(main, outcome.Error):
+            ki.__context__ = main.error
+        raise ki
+    return main.unwrap()
+
+
+class _RunContext:
+    """Installs and removes the per-thread state of a run: RUN, SIGINT, asyncgen hooks, sniffio."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.previous_sigint: Any = None
+        self.installed_sigint = False
+        self.previous_sniffio: str | None = None
+
+    def __enter__(self) -> None:
+        runner = self.runner
+        RUN.runner = runner
+        self.previous_sniffio = sniffio.thread_local.name
+        sniffio.thread_local.name = "trio"
+        if threading.current_thread() is threading.main_thread():
+            current = signal.getsignal(signal.SIGINT)
+            if current is signal.default_int_handler:
+                self.previous_sigint = current
+                signal.signal(signal.SIGINT, _ki.ki_handler_for(runner))
+                self.installed_sigint = True
+        runner.asyncgens.install_hooks()
+        if runner.instruments.before_run is not None:
+            runner.instruments.call("before_run")
+
+    def __exit__(self, *exc_info: object) -> None:
+        runner = self.runner
+        try:
+            if runner.instruments.after_run is not None:
+                runner.instruments.call("after_run")
+        finally:
+            runner.asyncgens.uninstall_hooks()
+            if self.installed_sigint:
+                signal.signal(signal.SIGINT, self.previous_sigint)
+            runner.entry_queue.close()
+            runner.io.close()
+            sniffio.thread_local.name = self.previous_sniffio
+            RUN.runner = None
+            runner.current = None
+
+
+_ki.TASK_BOUNDARY_CODES.add(Runner.run_batch.__code__)
+
+
+# ---- public functions that read the current run ------------------------------------
+
+
+def current_time() -> float:
+    """Return the current time of the run's clock (seconds, arbitrary origin)."""
+    return current_runner().clock.current_time()
+
+
+def current_clock() -> Clock:
+    """Return the run's clock object."""
+    return current_runner().clock
+
+
+def current_statistics() -> RunStatistics:
+    """Return a ``RunStatistics`` snapshot of the current run."""
+    return current_runner().statistics()
+
+
+def current_task() -> Task:
+    """Return the Task object of the calling task."""
+    return current_runner().current_task()
+
+
+def current_root_task() -> Task | None:
+    """Return the run's root task (the ancestor of every task), or None if not yet started."""
+    return current_runner().init_task
+
+
+def current_trio_token() -> TrioToken:
+    """Return the TrioToken of the current run, for calling in from other threads."""
+    runner = current_runner()
+    if runner.trio_token is None:
+        runner.trio_token = TrioToken._create(runner.entry_queue)
+    return runner.trio_token
+
+
+def current_runner_or_none() -> Runner | None:
+    return RUN.runner
+
+
+def in_trio_run() -> bool:
+    """Whether the caller runs inside ``tether.run()`` (in a task or in a loop callback)."""
+    return RUN.runner is not None
+
+
+def in_trio_task() -> bool:
+    """Whether the caller runs inside a tether task."""
+    runner = RUN.runner
+    return runner is not None and runner.current is not None
+
+
+def current_effective_deadline() -> float:
+    """Return the earliest deadline among the scopes that can cancel the caller.
+
+    Shielded scopes hide the deadlines outside them; a scope that is already
+    cancelled counts as ``-inf``.
+    """
+    scope: CancelScope | None = current_task()._cancel_status
+    deadline = _inf
+    while scope is not None:
+        if scope._cancel_called:
+            return -_inf
+        if scope._deadline < deadline:
+            deadline = scope._deadline
+        if scope._shield:
+            break
+        scope = scope._parent
+    return deadline
+
+
+def add_instrument(instrument: Instrument) -> None:
+    """Start calling ``instrument``'s hooks in the current run."""
+    current_runner().instruments.add(instrument)
+
+
+def remove_instrument(instrument: Instrument) -> None:
+    """Stop calling ``instrument``'s hooks.
+
+    Raises:
+        KeyError: ``instrument`` is not installed.
+    """
+    current_runner().instruments.remove(instrument)
+
+
+def reschedule(task: Task, next_send: outcome.Outcome[Any] = outcome.Value(None)) -> None:
+    """Wake ``task``, blocked in ``wait_task_rescheduled``, with ``next_send``.
+
+    Must be called exactly once per wait, from the run's thread.
+    """
+    runner = task._runner
+    if isinstance(next_send, outcome.Error):
+        runner.reschedule_error(task, next_send.error)
+    else:
+        runner.reschedule_value(task, next_send.unwrap())
+
+
+def spawn_system_task(
+    async_fn: Callable[..., Awaitable[object]],
+    *args: object,
+    name: object = None,
+    context: contextvars.Context | None = None,
+) -> Task:
+    """Start a system task: protected from KeyboardInterrupt, cancelled when the main task ends.
+
+    An exception escaping a system task crashes the run with TrioInternalError.
+    """
+    runner = current_runner()
+    assert runner.system_nursery is not None
+    return runner.spawn(
+        async_fn, args, runner.system_nursery, name, system_task=True, context=context
+    )
+
+
+async def wait_all_tasks_blocked(cushion: float = 0.0) -> None:
+    """Block until every other task is blocked, and stays so for ``cushion`` seconds.
+
+    "Blocked" means no task is runnable and no I/O or deadline woke one
+    during the cushion.  Several waiters with the same cushion wake together;
+    smaller cushions wake first.  Meant for tests.
+    """
+    runner = current_runner()
+    task = runner.current_task()
+    runner.idle_sequence += 1
+    key = (float(cushion), runner.idle_sequence, task)
+    waiting = runner.waiting_for_idle
+    index = 0
+    while index < len(waiting) and waiting[index][:2] < key[:2]:
+        index += 1
+    waiting.insert(index, key)
+
+    def abort(_: Any) -> Abort:
+        waiting.remove(key)
+        return Abort.SUCCEEDED
+
+    await wait_task_rescheduled(abort)
+
+
