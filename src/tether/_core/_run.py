@@ -438,8 +438,8 @@ class Runner:
         wait_type = WaitTaskRescheduled
         instruments = self.instruments
         before_step = instruments.before_task_step
-        after_step = instruments.after_task_step
         self.steps_since_io_poll += len(batch)
+        message: object = None
         for task in batch:
             self.current = task
             if before_step is not None:
@@ -454,8 +454,10 @@ class Runner:
                     task._next_exc = None
                     message = task.context.run(task.coro.throw, exc)
             except StopIteration as stop:
+                message = None
                 self.task_exited(task, outcome.Value(stop.value))
             except BaseException as error:
+                message = None
                 traceback = error.__traceback__
                 if traceback is not None:
                     error = error.with_traceback(traceback.tb_next)
@@ -479,9 +481,20 @@ class Runner:
                         self._try_deliver_ki_to_blocked_main()
                 else:
                     self.unexpected_message(task, message)
-            if after_step is not None:
+            # Read per step: assert_checkpoints installs its watcher in
+            # the middle of a step and needs that very step counted.
+            if instruments.after_task_step is not None:
+                self.count_points(task, message)
                 instruments.call("after_task_step", task)
         self.current = None
+
+    def count_points(self, task: Task, message: object) -> None:
+        # Only while some instrument watches steps (assert_checkpoints does):
+        # the step loop proper never counts.
+        if message is not None:
+            task._schedule_points += 1
+            if message is not SHIELDED_CHECKPOINT:
+                task._cancel_points += 1
 
     def interrupt_at_checkpoint(self, task: Task) -> None:
         if task._cancel_status.effectively_cancelled:
