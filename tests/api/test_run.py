@@ -372,8 +372,17 @@ def test_sniffio_outside_run_finds_no_library(run) -> None:
 # ---------------------------------------------------------------- leaks
 
 
-def open_fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def resources() -> tuple[set[threading.Thread], set[str]]:
+    """The live threads and open fds of this process."""
+    return set(threading.enumerate()), set(os.listdir("/proc/self/fd"))
+
+
+def assert_nothing_new(before: tuple[set[threading.Thread], set[str]]) -> None:
+    threads_before, fds_before = before
+    threads_after, fds_after = resources()
+    assert threads_after - threads_before == set()
+    assert threading.active_count() <= len(threads_before)
+    assert fds_after - fds_before == set()
 
 
 @pytest.fixture
@@ -384,11 +393,11 @@ def warm(run, impl) -> None:
         await impl.sleep(0)
 
     run(main)
+    gc.collect()
 
 
 def test_run_with_io_and_thread_wakeup_leaks_no_threads_or_fds(run, impl, warm) -> None:
-    threads_before = threading.active_count()
-    fds_before = open_fd_count()
+    before = resources()
 
     async def main():
         left, right = socket.socketpair()
@@ -404,13 +413,11 @@ def test_run_with_io_and_thread_wakeup_leaks_no_threads_or_fds(run, impl, warm) 
             return left.recv(1)
 
     assert run(main) == b"x"
-    assert threading.active_count() == threads_before
-    assert open_fd_count() == fds_before
+    assert_nothing_new(before)
 
 
 def test_run_that_raises_leaks_no_threads_or_fds(run, impl, warm) -> None:
-    threads_before = threading.active_count()
-    fds_before = open_fd_count()
+    before = resources()
 
     async def child(sock):
         await impl.lowlevel.wait_readable(sock)
@@ -425,5 +432,4 @@ def test_run_that_raises_leaks_no_threads_or_fds(run, impl, warm) -> None:
 
     with pytest.raises(ExceptionGroup):
         run(main)
-    assert threading.active_count() == threads_before
-    assert open_fd_count() == fds_before
+    assert_nothing_new(before)
