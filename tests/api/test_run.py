@@ -403,10 +403,14 @@ def test_run_with_io_and_thread_wakeup_leaks_no_threads_or_fds(run, impl, warm) 
         left, right = socket.socketpair()
         with left, right:
             token = impl.lowlevel.current_trio_token()
-            woken = impl.Event()
-            thread = threading.Thread(target=token.run_sync_soon, args=(woken.set,))
+            task = impl.lowlevel.current_task()
+            thread = threading.Thread(
+                target=token.run_sync_soon, args=(impl.lowlevel.reschedule, task)
+            )
             thread.start()
-            await woken.wait()
+            await impl.lowlevel.wait_task_rescheduled(
+                lambda raise_cancel: impl.lowlevel.Abort.FAILED
+            )
             thread.join()
             right.send(b"x")
             await impl.lowlevel.wait_readable(left)
