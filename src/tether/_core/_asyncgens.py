@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 import weakref
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
+from ._cancel import CancelScope
 from ._exceptions import RunFinishedError
 
 if TYPE_CHECKING:
@@ -43,6 +45,15 @@ class AsyncGenerators:
         # Called by the garbage collector, possibly in another thread.
         from ._run import spawn_system_task
 
+        warnings.warn(
+            f"Async generator {_name_of(agen)!r} was garbage collected before it had been "
+            "exhausted. Surround its use in 'async with aclosing(...):' to ensure that it "
+            "gets cleaned up as soon as you're done using it.",
+            ResourceWarning,
+            stacklevel=2,
+            source=agen,
+        )
+
         def close_it() -> None:
             spawn_system_task(_aclose_quietly, agen, name=f"close {agen.ag_code.co_qualname}")
 
@@ -60,8 +71,12 @@ class AsyncGenerators:
         while self.alive:
             batch = list(self.alive)
             self.alive.clear()
-            for agen in reversed(batch):
-                await _aclose_quietly(agen)
+            # As in trio, generators still open at shutdown are closed in a
+            # cancelled scope: an 'await' in their cleanup raises Cancelled.
+            with CancelScope() as scope:
+                scope.cancel("async generator finalization at shutdown")
+                for agen in reversed(batch):
+                    await _aclose_quietly(agen)
 
 
 async def _aclose_quietly(agen: AsyncGenerator[Any, Any]) -> None:
@@ -69,6 +84,13 @@ async def _aclose_quietly(agen: AsyncGenerator[Any, Any]) -> None:
         await agen.aclose()
     except BaseException:  # reported, never lost silently
         logger.exception("Exception ignored while closing async generator %r", agen)
+
+
+def _name_of(agen: AsyncGenerator[Any, Any]) -> str:
+    frame = agen.ag_frame
+    module = frame.f_globals.get("__name__") if frame is not None else None
+    qualname = agen.__qualname__
+    return f"{module}.{qualname}" if module else qualname
 
 
 def _close_synchronously(agen: AsyncGenerator[Any, Any]) -> None:

@@ -32,11 +32,15 @@ class _ScopeState(enum.Enum):
     UNBOUND = "unbound"
     ACTIVE = "active"
     EXITED = "exited"
+    # Closed early by the repair after a corrupted cancel-scope stack; its
+    # own __exit__, when it finally comes, is then a no-op.
+    ABANDONED = "abandoned"
 
 
 _UNBOUND: Final = _ScopeState.UNBOUND
 _ACTIVE: Final = _ScopeState.ACTIVE
 _EXITED: Final = _ScopeState.EXITED
+_ABANDONED: Final = _ScopeState.ABANDONED
 _inf = math.inf
 
 STACK_CORRUPTED_HELP = """
@@ -136,14 +140,18 @@ class CancelScope:
         task = runner.current_task()
         if self._state is not _UNBOUND:
             raise RuntimeError("Each CancelScope may only be used for a single 'with' block")
-        if self._relative_deadline != _inf:
-            self._deadline = runner.clock.current_time() + self._relative_deadline
         self._runner = runner
         self._task = task
         self._attach(task._cancel_status, task)
         task._cancel_status = self
-        if self._deadline != _inf:
-            runner.add_scope_deadline(self)
+        if self._deadline != _inf or self._relative_deadline != _inf:
+            now = runner.clock.current_time()
+            if self._relative_deadline != _inf:
+                self._deadline = now + self._relative_deadline
+            if self._deadline <= now:
+                self._cancel_with("deadline", None, None)
+            elif not self._cancel_called:
+                runner.add_scope_deadline(self)
         return self
 
     def _attach(self, parent: CancelScope, task: Task | None) -> None:
@@ -201,6 +209,9 @@ class CancelScope:
         tb: TracebackType | None,
     ) -> bool:
         if self._state is not _ACTIVE:
+            if self._state is _ABANDONED:
+                self._state = _EXITED
+                return False
             raise RuntimeError(f"{self!r} is not active, so it cannot be exited")
         task = self._task
         runner = RUN.runner
@@ -248,6 +259,7 @@ class CancelScope:
                 outer = inner._parent
                 if inner._state is _ACTIVE:
                     inner._detach()
+                    inner._state = _ABANDONED
                 inner = outer
             self._detach()
         error.__context__ = exc
@@ -399,7 +411,8 @@ class CancelScope:
             self._recalculate()
 
     def __repr__(self) -> str:
-        parts = [f"<tether.CancelScope at {id(self):#x}, {self._state.value}"]
+        state = "exited" if self._state is _ABANDONED else self._state.value
+        parts = [f"<tether.CancelScope at {id(self):#x}, {state}"]
         if self._cancel_called:
             parts.append("cancelled")
         elif self._deadline != _inf:

@@ -13,10 +13,12 @@ seen the last child exit; until then children may spawn siblings.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, final
 
+from ._exceptions import TrioDeprecationWarning
 from ._cancel import NONSTRICT_GROUP_NOTE, CancelScope, raise_preserving_context
 from ._local import current_runner
 from ._traps import Abort, RaiseCancelT, wait_task_rescheduled
@@ -190,7 +192,7 @@ class Nursery:
             raise RuntimeError("Nursery is closed to new arrivals")
         self._pending_starts += 1
         try:
-            async with open_nursery(strict_exception_groups=False) as old_nursery:
+            async with NurseryManager(strict_exception_groups=False) as old_nursery:
                 task_status: _TaskStatus[Any] = _TaskStatus(old_nursery, self)
                 thunk = functools.partial(async_fn, task_status=task_status)
                 task = self._runner.spawn(thunk, args, old_nursery, async_fn if name is None else name)
@@ -315,4 +317,16 @@ def open_nursery(strict_exception_groups: bool | None = None) -> NurseryManager:
         strict_exception_groups: wrap even a single child error in an
             ExceptionGroup (default: the ``run()`` setting, itself True).
     """
+    if strict_exception_groups is not None and not strict_exception_groups:
+        warn_nonstrict("open_nursery(strict_exception_groups=False)")
     return NurseryManager(strict_exception_groups)
+
+
+def warn_nonstrict(what: str) -> None:
+    warnings.warn(
+        TrioDeprecationWarning(
+            f"{what} is deprecated (as in trio since 0.25.0): keep the default True and "
+            "handle errors with 'except*', which works for single errors and groups alike"
+        ),
+        stacklevel=3,
+    )

@@ -42,6 +42,7 @@ from ._exceptions import Cancelled, RunFinishedError, TrioInternalError
 from ._instruments import Instruments
 from ._io import IOManager, IOStatistics
 from ._local import RUN, current_runner, no_run_error
+from ._nursery import warn_nonstrict
 from ._task import _PRIVATE, Task, name_for
 from ._traps import (
     CHECKPOINT,
@@ -147,8 +148,8 @@ def coroutine_or_error(
             "iterate it with 'async for' inside an async function instead"
         )
     raise TypeError(
-        f"expected an async function, but {async_fn!r} returned {coro!r}, not a coroutine; "
-        "did you forget 'async' in 'async def'?"
+        f"expected an async function, but {async_fn!r} appears to be synchronous: it "
+        f"returned {coro!r}, not a coroutine. Did you forget 'async' in 'async def'?"
     )
 
 
@@ -375,7 +376,9 @@ class Runner:
             cushion = self.waiting_for_idle[0][0]
             if cushion < timeout:
                 timeout, idle_action = cushion, "wake-idle"
-        if self.autojump_threshold < timeout:
+        elif self.autojump_threshold < timeout:
+            # Only with no wait_all_tasks_blocked() callers: those wake
+            # without the clock moving.
             timeout, idle_action = self.autojump_threshold, "autojump"
         return max(0.0, min(timeout, _MAX_TIMEOUT)), idle_action
 
@@ -562,10 +565,9 @@ class Runner:
             self.finished = True
         else:
             assert nursery is not None
+            # An error from a system task lands in the system nursery, which
+            # makes the root task fail, and run() raise TrioInternalError.
             error = result.error if isinstance(result, outcome.Error) else None
-            if error is not None and nursery is self.system_nursery:
-                error = TrioInternalError(f"system task {task.name!r} crashed")
-                error.__cause__ = result.error  # type: ignore[union-attr]
             nursery._child_finished(task, error)
 
     def _repair_exit(
@@ -665,17 +667,25 @@ def run(
         if inspect.iscoroutine(async_fn):
             async_fn.close()
         raise RuntimeError("Attempted to call run() from inside a run()")
+    if not strict_exception_groups:
+        warn_nonstrict("tether.run(..., strict_exception_groups=False)")
     # Check the main function before touching any global state, so a
     # mistake like run(main()) gives its TypeError with nothing to undo.
     coro = coroutine_or_error(async_fn, args)
-    runner = setup_runner(
-        clock, instruments, restrict_keyboard_interrupt_to_checkpoints, strict_exception_groups
-    )
+    try:
+        runner = setup_runner(
+            clock, instruments, restrict_keyboard_interrupt_to_checkpoints, strict_exception_groups
+        )
+        run_context = _RunContext(runner)
+        run_context.__enter__()
+    except BaseException:
+        coro.close()
+        raise
 
     def first_call() -> Coroutine[Any, Any, Any]:
         return coro
 
-    with _RunContext(runner):
+    try:
         runner.clock.start_clock()
         runner.init_task = runner.spawn(
             _init, (runner, first_call, name_for(async_fn)), None, "<init>", system_task=True
@@ -683,11 +693,12 @@ def run(
         root = _root_scope(runner)
         runner.init_task._cancel_status = root
         root._tasks.add(runner.init_task)
-        try:
-            while not runner.finished:
-                runner.iterate()
-        except BaseException as error:
-            raise TrioInternalError("internal error in tether - please report it") from error
+        while not runner.finished:
+            runner.iterate()
+    except BaseException as error:
+        raise TrioInternalError("internal error in tether - please report it") from error
+    finally:
+        run_context.__exit__()
     return _final_result(runner)
 
 
@@ -724,17 +735,21 @@ class _RunContext:
     def __enter__(self) -> None:
         runner = self.runner
         RUN.runner = runner
-        self.previous_sniffio = sniffio.thread_local.name
-        sniffio.thread_local.name = "trio"
-        if threading.current_thread() is threading.main_thread():
-            current = signal.getsignal(signal.SIGINT)
-            if current is signal.default_int_handler:
-                self.previous_sigint = current
-                signal.signal(signal.SIGINT, _ki.ki_handler_for(runner))
-                self.installed_sigint = True
-        runner.asyncgens.install_hooks()
-        if runner.instruments.before_run is not None:
-            runner.instruments.call("before_run")
+        try:
+            self.previous_sniffio = sniffio.thread_local.name
+            sniffio.thread_local.name = "trio"
+            if threading.current_thread() is threading.main_thread():
+                current = signal.getsignal(signal.SIGINT)
+                if current is signal.default_int_handler:
+                    self.previous_sigint = current
+                    signal.signal(signal.SIGINT, _ki.ki_handler_for(runner))
+                    self.installed_sigint = True
+            runner.asyncgens.install_hooks()
+            if runner.instruments.before_run is not None:
+                runner.instruments.call("before_run")
+        except BaseException:
+            self.__exit__()
+            raise
 
     def __exit__(self, *exc_info: object) -> None:
         runner = self.runner
@@ -742,7 +757,8 @@ class _RunContext:
             if runner.instruments.after_run is not None:
                 runner.instruments.call("after_run")
         finally:
-            runner.asyncgens.uninstall_hooks()
+            if runner.asyncgens.previous_hooks is not None:
+                runner.asyncgens.uninstall_hooks()
             if self.installed_sigint:
                 signal.signal(signal.SIGINT, self.previous_sigint)
             runner.entry_queue.close()
