@@ -45,6 +45,7 @@ from ._task import Task
 from ._traps import (
     Abort,
     RaiseCancelT,
+    abort_always_succeeds,
     cancel_shielded_checkpoint,
     checkpoint,
     checkpoint_if_cancelled,
@@ -113,6 +114,7 @@ __all__ = [
     "TrioInternalError",
     "TrioToken",
     "WouldBlock",
+    "abort_always_succeeds",
     "add_instrument",
     "cancel_shielded_checkpoint",
     "checkpoint",

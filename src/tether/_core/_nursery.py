@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, final
 
-from ._exceptions import TrioDeprecationWarning
+from ._exceptions import Cancelled, TrioDeprecationWarning
 from ._cancel import NONSTRICT_GROUP_NOTE, CancelScope, raise_preserving_context
 from ._local import current_runner
 from ._traps import Abort, RaiseCancelT, wait_task_rescheduled
@@ -120,6 +120,7 @@ class Nursery:
         "_parent_waiting_in_aexit",
         "_pending_excs",
         "_pending_starts",
+        "_holds_cancelled",
         "_runner",
         "_strict",
         "cancel_scope",
@@ -145,6 +146,7 @@ class Nursery:
         self._closed = False
         self._parent_waiting_in_aexit = False
         self._pending_starts = 0
+        self._holds_cancelled = False
         return self
 
     @property
@@ -210,7 +212,13 @@ class Nursery:
     def _child_finished(self, task: Task, error: BaseException | None) -> None:
         self._children.discard(task)
         if error is not None:
-            self._add_exc(error, task)
+            # A Cancelled escaping a child always comes from this nursery's
+            # scope or one around it, so one of them stands for all: keeping
+            # thousands alive (with their tracebacks and frames) until the
+            # nursery exits makes cancelling many tasks GC-bound.
+            if type(error) is not Cancelled or not self._holds_cancelled:
+                self._holds_cancelled |= type(error) is Cancelled
+                self._add_exc(error, task)
         self._maybe_wake_parent()
 
     def _maybe_wake_parent(self) -> None:
@@ -220,6 +228,8 @@ class Nursery:
 
     def _add_exc(self, error: BaseException, task: Task | None) -> None:
         self._pending_excs.append(error)
+        if self.cancel_scope._cancel_called:
+            return  # already cancelled: skip building a reason nobody will see
         if task is None:
             reason = f"Code block inside nursery contextmanager raised exception {error!r}"
         else:

@@ -50,6 +50,7 @@ from ._traps import (
     Abort,
     PermanentlyDetach,
     WaitTaskRescheduled,
+    abort_always_succeeds,
     wait_task_rescheduled,
 )
 
@@ -267,8 +268,9 @@ class Runner:
         abort = task._abort_func
         if abort is None:
             return
-        if abort is _sleep_abort_marker:
-            self.discard_timer(task)
+        if abort is _sleep_abort_marker or abort is abort_always_succeeds:
+            if task._timer is not None:
+                self.discard_timer(task)
             task._abort_func = None
             task._next_exc = self.make_cancelled(task)
             self.runq.append(task)
@@ -287,13 +289,21 @@ class Runner:
         self.ki_pending = True
         self.entry_queue.wake_loop()
 
-    def _try_deliver_ki_to_blocked_main(self) -> None:
+    def deliver_pending_ki(self) -> None:
+        # Between batches: raise the pending KeyboardInterrupt in the main
+        # task if it sits at a checkpoint, or abort its wait if it is blocked.
         task = self.main_task
-        if task is None or task._abort_func is None:
+        if task is None:
             return
         abort = task._abort_func
-        if abort is _sleep_abort_marker:
-            self.discard_timer(task)
+        if abort is None:
+            if task._next_value is not CHECKPOINT or task._next_exc is not None:
+                return  # running normally; it will reach a checkpoint later
+        elif abort is _sleep_abort_marker or abort is abort_always_succeeds:
+            if task._timer is not None:
+                self.discard_timer(task)
+            task._abort_func = None
+            self.runq.append(task)
         else:
 
             def raise_ki() -> NoReturn:
@@ -301,10 +311,11 @@ class Runner:
 
             if abort(raise_ki) is not Abort.SUCCEEDED:
                 return
+            task._abort_func = None
+            self.runq.append(task)
         self.ki_pending = False
-        task._abort_func = None
+        task._next_value = None
         task._next_exc = KeyboardInterrupt()
-        self.runq.append(task)
 
     # ---- deadlines ------------------------------------------------------------
 
@@ -416,7 +427,7 @@ class Runner:
     def iterate(self) -> None:
         """One loop iteration: I/O, deadlines, thread callbacks, then one batch."""
         if self.ki_pending:
-            self._try_deliver_ki_to_blocked_main()
+            self.deliver_pending_ki()
         if not self.runq or self.steps_since_io_poll >= _STEPS_BETWEEN_IO_POLLS:
             timeout, idle_action = self.compute_timeout()
             self.wait_for_io(timeout)
@@ -435,7 +446,6 @@ class Runner:
         batch = self.runq
         self.runq = runq = self.instruments.new_runq()
         append = runq.append
-        ki_task = self.main_task if self.ki_pending else None
         checkpoint_message = CHECKPOINT
         shielded_message = SHIELDED_CHECKPOINT
         wait_type = WaitTaskRescheduled
@@ -458,20 +468,23 @@ class Runner:
                     message = task.context.run(task.coro.throw, exc)
             except StopIteration as stop:
                 message = None
-                self.task_exited(task, outcome.Value(stop.value))
+                self.task_exited(task, stop.value, None)
             except BaseException as error:
                 message = None
                 traceback = error.__traceback__
                 if traceback is not None:
                     error = error.with_traceback(traceback.tb_next)
-                self.task_exited(task, outcome.Error(error))
+                self.task_exited(task, None, error)
                 del error
             else:
                 if message is checkpoint_message:
-                    if task._cancel_status.effectively_cancelled or task is ki_task:
-                        self.interrupt_at_checkpoint(task)
+                    if task._cancel_status.effectively_cancelled:
+                        task._next_exc = self.make_cancelled(task)
                     else:
-                        append(task)
+                        # Marks "resumes from a checkpoint": a pending
+                        # KeyboardInterrupt may replace this resumption.
+                        task._next_value = checkpoint_message
+                    append(task)
                 elif message is shielded_message:
                     append(task)
                 elif type(message) is float:
@@ -480,8 +493,6 @@ class Runner:
                     task._abort_func = message.abort_func
                     if task._cancel_status.effectively_cancelled:
                         self.try_abort(task)
-                    elif task is ki_task:
-                        self._try_deliver_ki_to_blocked_main()
                 else:
                     self.unexpected_message(task, message)
             # Read per step: assert_checkpoints installs its watcher in
@@ -499,14 +510,6 @@ class Runner:
             if message is not SHIELDED_CHECKPOINT:
                 task._cancel_points += 1
 
-    def interrupt_at_checkpoint(self, task: Task) -> None:
-        if task._cancel_status.effectively_cancelled:
-            task._next_exc = self.make_cancelled(task)
-        else:
-            self.ki_pending = False
-            task._next_exc = KeyboardInterrupt()
-        self.runq.append(task)
-
     def sleep_until(self, task: Task, deadline: float) -> None:
         self.deadline_sequence += 1
         entry = [deadline, self.deadline_sequence, task]
@@ -515,12 +518,14 @@ class Runner:
         task._abort_func = _sleep_abort_marker
         if task._cancel_status.effectively_cancelled:
             self.try_abort(task)
-        elif self.ki_pending and task is self.main_task:
-            self._try_deliver_ki_to_blocked_main()
 
     def unexpected_message(self, task: Task, message: object) -> None:
         if type(message) is PermanentlyDetach:
-            self.task_exited(task, message.final_outcome)
+            final = message.final_outcome
+            if isinstance(final, outcome.Error):
+                self.task_exited(task, None, final.error)
+            else:
+                self.task_exited(task, final.unwrap(), None)
             return
         if message is None:
             detail = (
@@ -538,13 +543,14 @@ class Runner:
 
     # ---- task exit -----------------------------------------------------------
 
-    def task_exited(self, task: Task, result: outcome.Outcome[Any]) -> None:
+    def task_exited(self, task: Task, value: object, error: BaseException | None) -> None:
         status = task._cancel_status
         nursery = task._parent_nursery
         if nursery is not None and status is not nursery.cancel_scope:
             # The task left a cancel scope or nursery open (say, by yielding
             # from an async generator that held one).  Repair the tree.
-            result = self._repair_exit(task, result, nursery)
+            error = self._repair_exit(task, error, nursery)
+            status = task._cancel_status
         status._tasks.discard(task)
         self.tasks_living -= 1
         if task._timer is not None:
@@ -555,24 +561,26 @@ class Runner:
                 lot.break_lot(task)
         if self.instruments.task_exited is not None:
             self.instruments.call("task_exited", task)
+        if nursery is not None and task is not self.main_task:
+            # An error from a system task lands in the system nursery, which
+            # makes the root task fail, and run() raise TrioInternalError.
+            nursery._child_finished(task, error)
+            return
+        result: outcome.Outcome[Any] = (
+            outcome.Value(value) if error is None else outcome.Error(error)
+        )
         if task is self.main_task:
             self.main_task_outcome = result
             assert self.system_nursery is not None
             self.system_nursery.cancel_scope._cancel_with("shutdown", None, "main task exited")
             self.system_nursery._child_finished(task, None)
-        elif task is self.init_task:
+        else:
             self.init_task_outcome = result
             self.finished = True
-        else:
-            assert nursery is not None
-            # An error from a system task lands in the system nursery, which
-            # makes the root task fail, and run() raise TrioInternalError.
-            error = result.error if isinstance(result, outcome.Error) else None
-            nursery._child_finished(task, error)
 
     def _repair_exit(
-        self, task: Task, result: outcome.Outcome[Any], nursery: Nursery
-    ) -> outcome.Outcome[Any]:
+        self, task: Task, error: BaseException | None, nursery: Nursery
+    ) -> RuntimeError:
         scope: CancelScope | None = task._cancel_status
         while scope is not None and scope is not nursery.cancel_scope:
             parent = scope._parent
@@ -580,13 +588,12 @@ class Runner:
             scope = parent
         task._cancel_status = nursery.cancel_scope
         nursery.cancel_scope._tasks.add(task)
-        error = RuntimeError(
+        repaired = RuntimeError(
             f"{task!r} exited with a cancel scope or nursery still open; "
             "a cancel scope must be exited by the task that entered it"
         )
-        if isinstance(result, outcome.Error):
-            error.__context__ = result.error
-        return outcome.Error(error)
+        repaired.__context__ = error
+        return repaired
 
     # ---- statistics ------------------------------------------------------------
 
@@ -614,7 +621,7 @@ async def _init(
         runner.system_nursery = system_nursery
         runner.main_task = runner.spawn(async_fn, (), system_nursery, name)
         # Sleep until the main task's exit cancels the system nursery.
-        await wait_task_rescheduled(lambda _: Abort.SUCCEEDED)
+        await wait_task_rescheduled(abort_always_succeeds)
     await runner.asyncgens.finalize_remaining()
 
 
@@ -696,10 +703,26 @@ def run(
         while not runner.finished:
             runner.iterate()
     except BaseException as error:
+        _close_abandoned_tasks(runner)
         raise TrioInternalError("internal error in tether - please report it") from error
     finally:
         run_context.__exit__()
     return _final_result(runner)
+
+
+def _close_abandoned_tasks(runner: Runner) -> None:
+    # After a crash, close every coroutine still suspended, so none is
+    # finalized later by the garbage collector (in some unrelated place,
+    # with a "coroutine ignored GeneratorExit" error).
+    pending = [runner.init_task] if runner.init_task is not None else []
+    while pending:
+        task = pending.pop()
+        for nursery in task._child_nurseries:
+            pending.extend(nursery._children)
+        try:
+            task.coro.close()
+        except BaseException:
+            pass
 
 
 def _root_scope(runner: Runner) -> CancelScope:
@@ -855,13 +878,19 @@ def remove_instrument(instrument: Instrument) -> None:
     current_runner().instruments.remove(instrument)
 
 
-def reschedule(task: Task, next_send: outcome.Outcome[Any] = outcome.Value(None)) -> None:
+_NO_OUTCOME: Final[Any] = object()
+
+
+def reschedule(task: Task, next_send: outcome.Outcome[Any] = _NO_OUTCOME) -> None:
     """Wake ``task``, blocked in ``wait_task_rescheduled``, with ``next_send``.
 
-    Must be called exactly once per wait, from the run's thread.
+    The default wakes it with ``None``.  Must be called exactly once per
+    wait, from the run's thread.
     """
     runner = task._runner
-    if isinstance(next_send, outcome.Error):
+    if next_send is _NO_OUTCOME:
+        runner.reschedule_value(task, None)
+    elif isinstance(next_send, outcome.Error):
         runner.reschedule_error(task, next_send.error)
     else:
         runner.reschedule_value(task, next_send.unwrap())

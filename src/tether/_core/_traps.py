@@ -76,6 +76,15 @@ class Abort(enum.Enum):
 RaiseCancelT = Callable[[], NoReturn]
 
 
+def abort_always_succeeds(raise_cancel: RaiseCancelT) -> Abort:
+    """The abort function of a wait that can always be abandoned (sleep_forever, ...).
+
+    Shared, so that the loop recognizes it and cancels such waits without
+    building a ``raise_cancel`` callable for each.
+    """
+    return Abort.SUCCEEDED
+
+
 @types.coroutine
 def checkpoint() -> Generator[Any, Any, None]:
     """A checkpoint: raise Cancelled if cancelled, and let other tasks run.
@@ -166,6 +175,11 @@ async def reattach_detached_coroutine_object(task: Task, yield_value: object) ->
     """
     if task._abort_func is None:
         raise RuntimeError(f"{task!r} is not detached: it was not blocked in a detach")
+    if not getattr(task.coro, "cr_running", False):
+        raise RuntimeError(
+            f"reattach_detached_coroutine_object must be awaited from {task!r}'s own "
+            "coroutine, while its temporary owner is running it"
+        )
     task._runner.reschedule_value(task, None)
     await _yield_to_owner(yield_value)
 
