@@ -55,7 +55,7 @@ class AsyncGenerators:
         )
 
         def close_it() -> None:
-            spawn_system_task(_aclose_quietly, agen, name=f"close {agen.ag_code.co_qualname}")
+            spawn_system_task(_aclose_quietly, agen, name=f"close {_name_of(agen)}")
 
         try:
             runner = self.runner
@@ -87,9 +87,9 @@ async def _aclose_quietly(agen: AsyncGenerator[Any, Any]) -> None:
 
 
 def _name_of(agen: AsyncGenerator[Any, Any]) -> str:
-    frame = agen.ag_frame
+    frame = getattr(agen, "ag_frame", None)
     module = frame.f_globals.get("__name__") if frame is not None else None
-    qualname = agen.__qualname__
+    qualname: str = getattr(agen, "__qualname__", repr(agen))
     return f"{module}.{qualname}" if module else qualname
 
 

@@ -23,9 +23,10 @@ from ._exceptions import Cancelled, CancelReasonLiteral
 from ._local import RUN, current_runner
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
-    from ._run import Runner, Task
+    from ._run import Runner
+    from ._task import Task
 
 
 class _ScopeState(enum.Enum):
@@ -89,9 +90,9 @@ class CancelScope:
     __slots__ = (
         "__weakref__",
         "_cancel_called",
+        "_cancel_reason",
         "_cancel_source",
         "_cancel_source_task",
-        "_cancel_reason",
         "_children",
         "_deadline",
         "_parent",

@@ -131,6 +131,7 @@ class TrioToken:
     """
 
     __slots__ = ("_entry_queue",)
+    _entry_queue: EntryQueue
 
     def __init__(self, *args: object) -> None:
         raise TypeError(

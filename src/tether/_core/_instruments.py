@@ -34,6 +34,7 @@ logger = logging.getLogger("tether.abc.Instrument")
 
 class _ReportingRunQueue(list["Task"]):
     __slots__ = ("instruments",)
+    instruments: Instruments
 
     def append(self, task: Task) -> None:
         super().append(task)
@@ -42,6 +43,17 @@ class _ReportingRunQueue(list["Task"]):
 
 class Instruments:
     __slots__ = ("_installed", *HOOKS)
+
+    # Each hook: the instruments that define it, or None (the common case).
+    before_run: list[Instrument] | None
+    after_run: list[Instrument] | None
+    task_spawned: list[Instrument] | None
+    task_scheduled: list[Instrument] | None
+    before_task_step: list[Instrument] | None
+    after_task_step: list[Instrument] | None
+    task_exited: list[Instrument] | None
+    before_io_wait: list[Instrument] | None
+    after_io_wait: list[Instrument] | None
 
     def __init__(self, instruments: Sequence[Instrument]) -> None:
         self._installed: list[Instrument] = []
@@ -85,7 +97,7 @@ class Instruments:
                 )
 
     def new_runq(self) -> list[Task]:
-        if self.task_scheduled is None:  # type: ignore[attr-defined]
+        if self.task_scheduled is None:
             return []
         queue = _ReportingRunQueue()
         queue.instruments = self

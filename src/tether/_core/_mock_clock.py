@@ -18,7 +18,7 @@ from ._local import RUN
 
 @final
 class MockClock(Clock):
-    """A clock that moves only when told to (or at ``rate`` × real time).
+    """A clock that moves only when told to (or at ``rate`` times real time).
 
     Args:
         rate: virtual seconds per real second (0: time stands still).

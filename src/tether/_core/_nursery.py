@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, final
 
-from ._exceptions import Cancelled, TrioDeprecationWarning
 from ._cancel import NONSTRICT_GROUP_NOTE, CancelScope, raise_preserving_context
+from ._exceptions import Cancelled, TrioDeprecationWarning
 from ._local import current_runner
 from ._traps import Abort, RaiseCancelT, wait_task_rescheduled
 
@@ -116,15 +116,26 @@ class Nursery:
         "__weakref__",
         "_children",
         "_closed",
+        "_holds_cancelled",
         "_parent_task",
         "_parent_waiting_in_aexit",
         "_pending_excs",
         "_pending_starts",
-        "_holds_cancelled",
         "_runner",
         "_strict",
         "cancel_scope",
     )
+
+    cancel_scope: CancelScope
+    _runner: Runner
+    _parent_task: Task
+    _strict: bool
+    _children: set[Task]
+    _pending_excs: list[BaseException]
+    _closed: bool
+    _parent_waiting_in_aexit: bool
+    _pending_starts: int
+    _holds_cancelled: bool
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError(
@@ -141,8 +152,8 @@ class Nursery:
         self._parent_task = parent_task
         self.cancel_scope = cancel_scope
         self._strict = strict
-        self._children: set[Task] = set()
-        self._pending_excs: list[BaseException] = []
+        self._children = set()
+        self._pending_excs = []
         self._closed = False
         self._parent_waiting_in_aexit = False
         self._pending_starts = 0
@@ -211,14 +222,13 @@ class Nursery:
 
     def _child_finished(self, task: Task, error: BaseException | None) -> None:
         self._children.discard(task)
-        if error is not None:
-            # A Cancelled escaping a child always comes from this nursery's
-            # scope or one around it, so one of them stands for all: keeping
-            # thousands alive (with their tracebacks and frames) until the
-            # nursery exits makes cancelling many tasks GC-bound.
-            if type(error) is not Cancelled or not self._holds_cancelled:
-                self._holds_cancelled |= type(error) is Cancelled
-                self._add_exc(error, task)
+        # A Cancelled escaping a child always comes from this nursery's scope
+        # or one around it, so one of them stands for all: keeping thousands
+        # alive (with their tracebacks and frames) until the nursery exits
+        # makes cancelling many tasks GC-bound.
+        if error is not None and (type(error) is not Cancelled or not self._holds_cancelled):
+            self._holds_cancelled |= type(error) is Cancelled
+            self._add_exc(error, task)
         self._maybe_wake_parent()
 
     def _maybe_wake_parent(self) -> None:

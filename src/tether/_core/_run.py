@@ -18,13 +18,10 @@ import contextvars
 import heapq
 import inspect
 import math
-import os
 import random
 import signal
-import sys
 import threading
 import types
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from heapq import heappop, heappush
@@ -38,7 +35,7 @@ from ._abc import Clock, Instrument
 from ._asyncgens import AsyncGenerators
 from ._cancel import CancelScope
 from ._entry_queue import EntryQueue, TrioToken
-from ._exceptions import Cancelled, RunFinishedError, TrioInternalError
+from ._exceptions import Cancelled, TrioInternalError
 from ._instruments import Instruments
 from ._io import IOManager, IOStatistics
 from ._local import RUN, current_runner, no_run_error
@@ -133,7 +130,7 @@ def coroutine_or_error(
     if type(coro) is types.CoroutineType:
         return coro
     if isinstance(coro, types.GeneratorType) and coro.gi_code.co_flags & inspect.CO_ITERABLE_COROUTINE:
-        return coro  # type: ignore[return-value]  # a @types.coroutine generator
+        return coro  # a @types.coroutine generator
     if inspect.isawaitable(coro) or hasattr(coro, "_asyncio_future_blocking"):
         close = getattr(coro, "close", None)
         if callable(close) and inspect.iscoroutine(coro):
@@ -397,10 +394,8 @@ class Runner:
         instruments = self.instruments
         if instruments.before_io_wait is not None:
             instruments.call("before_io_wait", timeout)
-        if timeout > 0:
-            events = self.entry_queue.sleep_in(self.io.wait, timeout)
-        else:
-            events = self.io.wait(0)
+        io_wait = self.io.wait
+        events = self.entry_queue.sleep_in(io_wait, timeout) if timeout > 0 else io_wait(0)
         self.steps_since_io_poll = 0
         if events:
             self.io.process_events(events)
@@ -707,7 +702,8 @@ def run(
         raise TrioInternalError("internal error in tether - please report it") from error
     finally:
         run_context.__exit__()
-    return _final_result(runner)
+    result: RetT = _final_result(runner)
+    return result
 
 
 def _close_abandoned_tasks(runner: Runner) -> None:

@@ -25,7 +25,7 @@ import outcome
 from ._local import current_runner
 
 if TYPE_CHECKING:
-    from ._run import Task
+    from ._task import Task
 
 
 @final

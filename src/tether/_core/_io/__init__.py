@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import select
 
-from ._common import IOStatistics, WaitingFd
+from ._common import BaseIOManager, IOStatistics, WaitingFd
 from ._poll import PollIOManager
 
-IOManager: type[PollIOManager]
+IOManager: type[BaseIOManager]
 if hasattr(select, "epoll") and os.environ.get("TETHER_IO_BACKEND", "epoll") == "epoll":
     from ._epoll import EpollIOManager
 

@@ -17,7 +17,8 @@ from .._exceptions import BusyResourceError, ClosedResourceError
 from .._traps import Abort, RaiseCancelT, WaitTaskRescheduled
 
 if TYPE_CHECKING:
-    from .._run import Runner, Task
+    from .._run import Runner
+    from .._task import Task
 
 
 class HasFileno(Protocol):
@@ -73,7 +74,10 @@ class BaseIOManager:
         self.runner = runner
         self.waiting: dict[int, WaitingFd] = {}
 
-    # Backends implement these three.
+    # Backends implement these four.
+    def register_wakeup_fd(self, fd: int) -> None:
+        raise NotImplementedError
+
     def update_registration(self, fd: int, waiting: WaitingFd) -> None:
         raise NotImplementedError
 
