@@ -25,6 +25,7 @@ from ._local import RUN, current_runner
 if TYPE_CHECKING:
     from typing import Self
 
+    from ._nursery import Nursery
     from ._run import Runner
     from ._task import Task
 
@@ -101,7 +102,7 @@ class CancelScope:
         "_shield",
         "_state",
         "_task",
-        "_tasks",
+        "_nursery",
         "_timer",
         "cancelled_caught",
         "effectively_cancelled",
@@ -129,7 +130,7 @@ class CancelScope:
         self._state = _UNBOUND
         self._parent: CancelScope | None = None
         self._children: set[CancelScope] | None = None
-        self._tasks: set[Task] = set()
+        self._nursery: Nursery | None = None
         self._task: Task | None = None
         self._runner: Runner | None = None
         self._timer: list[object] | None = None
@@ -156,7 +157,8 @@ class CancelScope:
         return self
 
     def _attach(self, parent: CancelScope, task: Task | None) -> None:
-        # Hook this (new) scope under ``parent``; ``task`` moves down into it.
+        # Hook this (new) scope under ``parent``; the caller points ``task``
+        # at it.
         self._state = _ACTIVE
         self._parent = parent
         children = parent._children
@@ -164,9 +166,6 @@ class CancelScope:
             parent._children = {self}
         else:
             children.add(self)
-        if task is not None:
-            parent._tasks.discard(task)
-            self._tasks.add(task)
         self.effectively_cancelled = self._cancel_called or (
             not self._shield and parent.effectively_cancelled
         )
@@ -181,7 +180,7 @@ class CancelScope:
         self._recalculate()
 
     def _detach(self) -> None:
-        # The scope leaves the tree; any task still in it moves up.
+        # The scope leaves the tree; its task, if still in it, moves up.
         parent = self._parent
         assert parent is not None
         self._state = _EXITED
@@ -189,11 +188,9 @@ class CancelScope:
             self._runner.discard_scope_deadline(self)  # type: ignore[union-attr]
         if parent._children is not None:
             parent._children.discard(self)
-        if self._tasks:
-            parent._tasks.update(self._tasks)
-            for task in self._tasks:
-                task._cancel_status = parent
-            self._tasks.clear()
+        task = self._task
+        if task is not None and task._cancel_status is self:
+            task._cancel_status = parent
         if self._children:
             # Only after stack corruption: adopt orphaned child scopes.
             for child in self._children:
@@ -315,10 +312,17 @@ class CancelScope:
             if new == scope.effectively_cancelled:
                 continue
             scope.effectively_cancelled = new
-            if new and scope._tasks:
-                for task in list(scope._tasks):
-                    if task._abort_func is not None:
-                        runner.try_abort(task)
+            if new:
+                # The tasks whose innermost scope this is: the task that
+                # entered it and, for a nursery's scope, its children.
+                task = scope._task
+                if task is not None and task._cancel_status is scope and task._abort_func is not None:
+                    runner.try_abort(task)
+                nursery = scope._nursery
+                if nursery is not None:
+                    for task in list(nursery._children):
+                        if task._cancel_status is scope and task._abort_func is not None:
+                            runner.try_abort(task)
             if scope._children:
                 stack.extend(scope._children)
 

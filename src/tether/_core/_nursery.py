@@ -85,9 +85,7 @@ class _TaskStatus(Generic[StatusT]):
         # it under the new nursery's scope.
         status = task._cancel_status
         if status is old.cancel_scope:
-            status._tasks.discard(task)
             task._cancel_status = new.cancel_scope
-            new.cancel_scope._tasks.add(task)
             if new.cancel_scope.effectively_cancelled and task._abort_func is not None:
                 task._runner.try_abort(task)
         else:
@@ -151,6 +149,7 @@ class Nursery:
         self._runner = runner
         self._parent_task = parent_task
         self.cancel_scope = cancel_scope
+        cancel_scope._nursery = self
         self._strict = strict
         self._children = set()
         self._pending_excs = []
@@ -295,7 +294,10 @@ class NurseryManager:
         scope = self._scope = CancelScope()
         scope.__enter__()
         nursery = self._nursery = Nursery._create(runner, task, scope, strict)
-        task._child_nurseries.append(nursery)
+        if task._child_nurseries is None:
+            task._child_nurseries = [nursery]
+        else:
+            task._child_nurseries.append(nursery)
         return nursery
 
     async def __aexit__(
@@ -309,7 +311,8 @@ class NurseryManager:
         assert nursery is not None and scope is not None
         combined = await nursery._wait_for_children(exc)
         children_of_parent = nursery._parent_task._child_nurseries
-        if children_of_parent and children_of_parent[-1] is nursery:
+        assert children_of_parent is not None
+        if children_of_parent[-1] is nursery:
             children_of_parent.pop()
         else:
             try:

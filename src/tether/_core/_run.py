@@ -231,9 +231,7 @@ class Runner:
         )
         if nursery is not None:
             nursery._children.add(task)
-            scope = nursery.cancel_scope
-            task._cancel_status = scope
-            scope._tasks.add(task)
+            task._cancel_status = nursery.cancel_scope
         self.tasks_living += 1
         if self.instruments.task_spawned is not None:
             self.instruments.call("task_spawned", task)
@@ -539,14 +537,11 @@ class Runner:
     # ---- task exit -----------------------------------------------------------
 
     def task_exited(self, task: Task, value: object, error: BaseException | None) -> None:
-        status = task._cancel_status
         nursery = task._parent_nursery
-        if nursery is not None and status is not nursery.cancel_scope:
+        if nursery is not None and task._cancel_status is not nursery.cancel_scope:
             # The task left a cancel scope or nursery open (say, by yielding
             # from an async generator that held one).  Repair the tree.
             error = self._repair_exit(task, error, nursery)
-            status = task._cancel_status
-        status._tasks.discard(task)
         self.tasks_living -= 1
         if task._timer is not None:
             self.discard_timer(task)
@@ -582,7 +577,6 @@ class Runner:
             scope._detach()
             scope = parent
         task._cancel_status = nursery.cancel_scope
-        nursery.cancel_scope._tasks.add(task)
         repaired = RuntimeError(
             f"{task!r} exited with a cancel scope or nursery still open; "
             "a cancel scope must be exited by the task that entered it"
@@ -694,7 +688,7 @@ def run(
         )
         root = _root_scope(runner)
         runner.init_task._cancel_status = root
-        root._tasks.add(runner.init_task)
+        root._task = runner.init_task
         while not runner.finished:
             runner.iterate()
     except BaseException as error:
@@ -713,7 +707,7 @@ def _close_abandoned_tasks(runner: Runner) -> None:
     pending = [runner.init_task] if runner.init_task is not None else []
     while pending:
         task = pending.pop()
-        for nursery in task._child_nurseries:
+        for nursery in task._child_nurseries or ():
             pending.extend(nursery._children)
         try:
             task.coro.close()

@@ -57,7 +57,6 @@ class Task:
         "_eventual_parent_nursery",
         "_ki_protected",
         "_name",
-        "_name_source",
         "_next_exc",
         "_next_value",
         "_parent_nursery",
@@ -87,11 +86,12 @@ class Task:
         self.coro = coro
         self._send: Callable[[Any], Any] = coro.send
         self.context = context
-        self._name: str | None = None
-        self._name_source = name_source
+        # The name, or (until first asked for) what to compute it from.
+        self._name: object = name_source
         self._parent_nursery = parent_nursery
         self._eventual_parent_nursery: Nursery | None = None
-        self._child_nurseries: list[Nursery] = []
+        # Created on the first nursery: most tasks never open one.
+        self._child_nurseries: list[Nursery] | None = None
         self._ki_protected = ki_protected
         self._abort_func: Callable[[RaiseCancelT], Abort] | None = None
         self._next_value: object = None
@@ -107,9 +107,8 @@ class Task:
     def name(self) -> str:
         """The task's name: ``name=`` given to ``start_soon``, or ``module.qualname``."""
         name = self._name
-        if name is None:
-            name = self._name = name_for(self._name_source)
-            self._name_source = None
+        if type(name) is not str:
+            name = self._name = name_for(name)
         return name
 
     @name.setter
@@ -129,7 +128,7 @@ class Task:
     @property
     def child_nurseries(self) -> list[Nursery]:
         """The nurseries this task has open, outermost first."""
-        return list(self._child_nurseries)
+        return list(self._child_nurseries or ())
 
     def iter_await_frames(self) -> Iterator[tuple[types.FrameType, int]]:
         """Yield ``(frame, lineno)`` down the chain of awaits the task is suspended in."""
