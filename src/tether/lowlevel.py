@@ -1,13 +1,18 @@
 """Low-level API (``trio.lowlevel``): scheduling traps, tasks, tokens, I/O waits."""
 
 from ._core import Abort as Abort
+from ._core import ParkingLot as ParkingLot
+from ._core import ParkingLotStatistics as ParkingLotStatistics
 from ._core import RaiseCancelT as RaiseCancelT
 from ._core import RunStatistics as RunStatistics
 from ._core import RunVar as RunVar
 from ._core import RunVarToken as RunVarToken
 from ._core import Task as Task
 from ._core import TrioToken as TrioToken
+from ._core import UnboundedQueue as UnboundedQueue
+from ._core import UnboundedQueueStatistics as UnboundedQueueStatistics
 from ._core import add_instrument as add_instrument
+from ._core import add_parking_lot_breaker as add_parking_lot_breaker
 from ._core import cancel_shielded_checkpoint as cancel_shielded_checkpoint
 from ._core import checkpoint as checkpoint
 from ._core import checkpoint_if_cancelled as checkpoint_if_cancelled
@@ -29,6 +34,7 @@ from ._core import (
     reattach_detached_coroutine_object as reattach_detached_coroutine_object,
 )
 from ._core import remove_instrument as remove_instrument
+from ._core import remove_parking_lot_breaker as remove_parking_lot_breaker
 from ._core import reschedule as reschedule
 from ._core import spawn_system_task as spawn_system_task
 from ._core import (

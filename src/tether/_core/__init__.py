@@ -18,9 +18,18 @@ from ._exceptions import (
 from ._io import IOStatistics
 from ._io._common import READ, WRITE, HasFileno
 from ._ki import currently_ki_protected, disable_ki_protection, enable_ki_protection
-from ._local import current_runner
+from ._local import RUN, current_runner
 from ._mock_clock import MockClock
 from ._nursery import TASK_STATUS_IGNORED, Nursery, NurseryManager, TaskStatus, open_nursery
+from ._parking_lot import (
+    ParkingLot,
+    ParkingLotStatistics,
+    add_parking_lot_breaker,
+    new_value_lot,
+    park_current_task,
+    remove_parking_lot_breaker,
+    wait_tagged,
+)
 from ._run import (
     Runner,
     RunStatistics,
@@ -55,6 +64,7 @@ from ._traps import (
     temporarily_detach_coroutine_object,
     wait_task_rescheduled,
 )
+from ._unbounded_queue import UnboundedQueue, UnboundedQueueStatistics
 
 
 async def wait_readable(fd: "int | HasFileno") -> None:
@@ -86,6 +96,7 @@ def notify_closing(fd: "int | HasFileno") -> None:
 
 
 __all__ = [
+    "RUN",
     "TASK_STATUS_IGNORED",
     "Abort",
     "BrokenResourceError",
@@ -102,6 +113,8 @@ __all__ = [
     "MockClock",
     "Nursery",
     "NurseryManager",
+    "ParkingLot",
+    "ParkingLotStatistics",
     "RaiseCancelT",
     "RunFinishedError",
     "RunStatistics",
@@ -113,9 +126,12 @@ __all__ = [
     "TrioDeprecationWarning",
     "TrioInternalError",
     "TrioToken",
+    "UnboundedQueue",
+    "UnboundedQueueStatistics",
     "WouldBlock",
     "abort_always_succeeds",
     "add_instrument",
+    "add_parking_lot_breaker",
     "cancel_shielded_checkpoint",
     "checkpoint",
     "checkpoint_if_cancelled",
@@ -132,11 +148,14 @@ __all__ = [
     "enable_ki_protection",
     "in_trio_run",
     "in_trio_task",
+    "new_value_lot",
     "notify_closing",
     "open_nursery",
+    "park_current_task",
     "permanently_detach_coroutine_object",
     "reattach_detached_coroutine_object",
     "remove_instrument",
+    "remove_parking_lot_breaker",
     "reschedule",
     "run",
     "sleep_until_trap",
@@ -144,6 +163,7 @@ __all__ = [
     "temporarily_detach_coroutine_object",
     "wait_all_tasks_blocked",
     "wait_readable",
+    "wait_tagged",
     "wait_task_rescheduled",
     "wait_writable",
 ]

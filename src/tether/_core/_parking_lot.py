@@ -137,7 +137,7 @@ class ParkingLot:
                     live_aborts.append(entry)
         else:
             live_values: deque[object] = deque()
-            for entry, value in zip(aborts, values):
+            for entry, value in zip(aborts, values, strict=True):
                 task = entry.__self__
                 if task._abort_func is entry and task is not leaving:
                     live_aborts.append(entry)

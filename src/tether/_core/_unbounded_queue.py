@@ -7,9 +7,8 @@ Producers ``put_nowait``; a consumer takes everything queued so far in one
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar, final
+from typing import Generic, Self, TypeVar, final
 
 from ._exceptions import TrioDeprecationWarning, WouldBlock
 from ._parking_lot import ParkingLot, park_current_task
@@ -69,9 +68,8 @@ class UnboundedQueue(Generic[T]):
 
     def put_nowait(self, obj: T) -> None:
         """Queue ``obj``; wakes one waiting getter if the queue was empty. Not a checkpoint."""
-        if not self._data:
-            if self._lot._wake_first(None) is None:
-                self._can_get = True
+        if not self._data and self._lot._wake_first(None) is None:
+            self._can_get = True
         self._data.append(obj)
 
     def _take_all(self) -> list[T]:
@@ -109,7 +107,7 @@ class UnboundedQueue(Generic[T]):
         """Return an :class:`UnboundedQueueStatistics` snapshot."""
         return UnboundedQueueStatistics(qsize=len(self._data), tasks_waiting=self._lot._count)
 
-    def __aiter__(self) -> AsyncIterator[list[T]]:
+    def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> list[T]:
