@@ -86,7 +86,9 @@ def move_on_at(deadline: float, *, shield: bool = False) -> CancelScope:
 
 def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
     """A cancel scope that gives up ``seconds`` after it is entered."""
-    return CancelScope(relative_deadline=_check_seconds(seconds), shield=shield)
+    if not seconds >= 0:  # also catches NaN
+        _check_seconds(seconds)
+    return CancelScope(relative_deadline=seconds, shield=shield)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final, final
 
 from ._exceptions import Cancelled, CancelReasonLiteral
-from ._local import RUN, current_runner
+from ._local import RUN, current_runner, no_run_error
 
 if TYPE_CHECKING:
     from typing import Self
@@ -91,14 +91,11 @@ class CancelScope:
     __slots__ = (
         "__weakref__",
         "_cancel_called",
-        "_cancel_reason",
-        "_cancel_source",
-        "_cancel_source_task",
+        "_cancel_info",
         "_children",
         "_deadline",
         "_parent",
         "_relative_deadline",
-        "_runner",
         "_shield",
         "_state",
         "_task",
@@ -109,7 +106,7 @@ class CancelScope:
     )
 
     # Invariant: _timer is the live deadline-heap entry iff the scope is
-    # active with a finite deadline and not yet cancelled by it.
+    # active with a finite deadline and not yet cancelled.
     def __init__(
         self, *, relative_deadline: float = _inf, deadline: float = _inf, shield: bool = False
     ) -> None:
@@ -118,13 +115,14 @@ class CancelScope:
                 raise ValueError("Cannot specify both a deadline and a relative deadline")
             deadline = _check_deadline(deadline)
             relative_deadline = _check_relative(relative_deadline)
+        if shield is not False and shield is not True:
+            raise TypeError(f"shield must be a bool, not {shield!r}")
         self._deadline = deadline
         self._relative_deadline = relative_deadline
-        self._shield = bool(shield)
+        self._shield = shield
         self._cancel_called = False
-        self._cancel_source: CancelReasonLiteral = "unknown"
-        self._cancel_source_task: str | None = None
-        self._cancel_reason: str | None = None
+        # (source, source_task, reason) once cancelled.
+        self._cancel_info: tuple[CancelReasonLiteral, str | None, str | None] | None = None
         self.cancelled_caught = False
         self.effectively_cancelled = False
         self._state = _UNBOUND
@@ -132,43 +130,41 @@ class CancelScope:
         self._children: set[CancelScope] | None = None
         self._nursery: Nursery | None = None
         self._task: Task | None = None
-        self._runner: Runner | None = None
         self._timer: list[object] | None = None
 
     # ---- entering and leaving -------------------------------------------
+    # __enter__ and __exit__ are on the hot path of every timeout: plain
+    # attribute work, no helper calls unless a deadline or an error is
+    # involved.
 
     def __enter__(self) -> Self:
-        runner = current_runner()
-        task = runner.current_task()
+        runner = RUN.runner
+        task = None if runner is None else runner.current
+        if task is None:
+            no_run_error()
         if self._state is not _UNBOUND:
             raise RuntimeError("Each CancelScope may only be used for a single 'with' block")
-        self._runner = runner
-        self._task = task
-        self._attach(task._cancel_status, task)
-        task._cancel_status = self
-        if self._deadline != _inf or self._relative_deadline != _inf:
-            now = runner.clock.current_time()
-            if self._relative_deadline != _inf:
-                self._deadline = now + self._relative_deadline
-            if self._deadline <= now:
-                self._cancel_with("deadline", None, None)
-            elif not self._cancel_called:
-                runner.add_scope_deadline(self)
-        return self
-
-    def _attach(self, parent: CancelScope, task: Task | None) -> None:
-        # Hook this (new) scope under ``parent``; the caller points ``task``
-        # at it.
+        parent = task._cancel_status
         self._state = _ACTIVE
+        self._task = task
         self._parent = parent
         children = parent._children
         if children is None:
             parent._children = {self}
         else:
             children.add(self)
-        self.effectively_cancelled = self._cancel_called or (
-            not self._shield and parent.effectively_cancelled
-        )
+        if self._cancel_called or (not self._shield and parent.effectively_cancelled):
+            self.effectively_cancelled = True
+        task._cancel_status = self
+        if self._deadline != _inf or self._relative_deadline != _inf:
+            now = runner.clock.current_time()  # type: ignore[union-attr]
+            if self._relative_deadline != _inf:
+                self._deadline = now + self._relative_deadline
+            if self._deadline <= now:
+                self._cancel_with("deadline", None, None)
+            elif not self._cancel_called:
+                runner.add_scope_deadline(self)  # type: ignore[union-attr]
+        return self
 
     def _attach_moved(self, parent: CancelScope) -> None:
         # nursery.start(): the child's outermost scope moves to a new parent.
@@ -185,7 +181,7 @@ class CancelScope:
         assert parent is not None
         self._state = _EXITED
         if self._timer is not None:
-            self._runner.discard_scope_deadline(self)  # type: ignore[union-attr]
+            self._discard_timer()
         if parent._children is not None:
             parent._children.discard(self)
         task = self._task
@@ -200,25 +196,42 @@ class CancelScope:
             parent._children.update(self._children)
             self._children = None
 
+    def _discard_timer(self) -> None:
+        entry = self._timer
+        assert entry is not None and self._task is not None
+        entry[2] = None
+        self._timer = None
+        self._task._runner.count_stale_deadline()
+
     def __exit__(
         self,
         etype: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        task = self._task
         if self._state is not _ACTIVE:
             if self._state is _ABANDONED:
                 self._state = _EXITED
                 return False
             raise RuntimeError(f"{self!r} is not active, so it cannot be exited")
-        task = self._task
-        runner = RUN.runner
-        current = runner.current_task_or_none() if runner is not None else None
-        if current is not task or task._cancel_status is not self:  # type: ignore[union-attr]
-            self._exit_corrupted(current, exc)
-        parent_visible = not self._shield and self._parent.effectively_cancelled  # type: ignore[union-attr]
-        caught = self.effectively_cancelled and not parent_visible
-        self._detach()
+        assert task is not None
+        if task._runner.current is not task or task._cancel_status is not self:
+            self._exit_corrupted(task._runner.current, exc)
+        parent = self._parent
+        assert parent is not None
+        # Invariant: a scope catches a Cancelled only if the cancellation
+        # is its own: it is cancelled and its parent's cancellation (if
+        # any) does not reach through it.
+        caught = self.effectively_cancelled and (self._shield or not parent.effectively_cancelled)
+        self._state = _EXITED
+        if self._timer is not None:
+            self._discard_timer()
+        parent._children.discard(self)  # type: ignore[union-attr]
+        task._cancel_status = parent
+        if self._children:
+            self._state = _ACTIVE
+            self._detach()
         if exc is None or not caught:
             return False
         if isinstance(exc, Cancelled):
@@ -283,11 +296,9 @@ class CancelScope:
         if self._cancel_called:
             return
         self._cancel_called = True
-        self._cancel_source = source
-        self._cancel_source_task = source_task
-        self._cancel_reason = reason
+        self._cancel_info = (source, source_task, reason)
         if self._timer is not None:
-            self._runner.discard_scope_deadline(self)  # type: ignore[union-attr]
+            self._discard_timer()
         if self._state is _ACTIVE:
             self._recalculate()
 
@@ -299,8 +310,8 @@ class CancelScope:
     def _recalculate(self) -> None:
         # Recompute effectively_cancelled for this subtree, parents first,
         # and try to abort the blocked tasks that just became cancelled.
-        runner = self._runner
-        assert runner is not None
+        assert self._task is not None
+        runner = self._task._runner
         stack: list[CancelScope] = [self]
         pop = stack.pop
         while stack:
@@ -330,8 +341,8 @@ class CancelScope:
         # Which scope caused the cancellation a task in this scope sees.
         scope: CancelScope | None = self
         while scope is not None:
-            if scope._cancel_called:
-                return scope._cancel_source, scope._cancel_source_task, scope._cancel_reason
+            if scope._cancel_info is not None:
+                return scope._cancel_info
             if scope._shield:
                 break
             scope = scope._parent
@@ -365,12 +376,11 @@ class CancelScope:
             raise RuntimeError("Unentered relative cancel scope does not have an absolute deadline.")
         self._deadline = _check_deadline(new_deadline)
         if self._state is _ACTIVE and not self._cancel_called:
-            runner = self._runner
-            assert runner is not None
+            assert self._task is not None
             if self._timer is not None:
-                runner.discard_scope_deadline(self)
+                self._discard_timer()
             if self._deadline != _inf:
-                runner.add_scope_deadline(self)
+                self._task._runner.add_scope_deadline(self)
 
     @property
     def relative_deadline(self) -> float:

@@ -320,21 +320,14 @@ class Runner:
         scope._timer = entry
         heappush(self.deadlines, entry)
 
-    def discard_scope_deadline(self, scope: CancelScope) -> None:
-        entry = scope._timer
-        if entry is not None:
-            entry[2] = None
-            scope._timer = None
-            self._one_more_stale()
-
     def discard_timer(self, task: Task) -> None:
         entry = task._timer
         if entry is not None:
             entry[2] = None
             task._timer = None
-            self._one_more_stale()
+            self.count_stale_deadline()
 
-    def _one_more_stale(self) -> None:
+    def count_stale_deadline(self) -> None:
         self.stale_deadlines += 1
         if (
             self.stale_deadlines > _STALE_DEADLINES_LIMIT
@@ -717,7 +710,6 @@ def _close_abandoned_tasks(runner: Runner) -> None:
 
 def _root_scope(runner: Runner) -> CancelScope:
     scope = CancelScope()
-    scope._runner = runner
     scope._state = scope._state.__class__.ACTIVE
     return scope
 
