@@ -5,9 +5,10 @@ One loop iteration (``Runner.iterate``) is four named steps:
 1. ``wait_for_io``      poll the kernel (timeout 0 when tasks are runnable);
 2. ``expire_deadlines`` wake sleepers, cancel scopes whose deadline passed;
 3. ``run_entry_queue``  run callbacks that other threads sent via TrioToken;
-4. ``run_batch``        step every task that was runnable at the start.
+4. ``run_batches``      step every task that was runnable at the start (and
+                        keep going while nothing else needs the loop).
 
-``run_batch`` is the hot path.  It must not allocate per step, look up
+``run_batches`` is the hot path.  It must not allocate per step, look up
 instruments that are not installed, or call anything for a plain
 checkpoint beyond one cancellation check and a list append.
 """
@@ -425,67 +426,83 @@ class Runner:
                 self.expire_deadlines()
             if self.entry_queue.has_work():
                 self.entry_queue.run_callbacks()
-        self.run_batch()
+        self.run_batches()
 
-    def run_batch(self) -> None:
+    def run_batches(self) -> None:
         # The hot path: see the module docstring for what it must not do.
-        batch = self.runq
-        self.runq = runq = self.instruments.new_runq()
-        append = runq.append
+        # Runs batch after batch while nothing else needs the loop (no
+        # deadline, thread callback, pending interrupt, or due I/O poll),
+        # so that a few tasks ping-ponging pay the setup below only once.
         checkpoint_message = CHECKPOINT
         shielded_message = SHIELDED_CHECKPOINT
         wait_type = WaitTaskRescheduled
         instruments = self.instruments
-        before_step = instruments.before_task_step
-        self.steps_since_io_poll += len(batch)
+        entry_queue = self.entry_queue
+        steps = self.steps_since_io_poll
         message: object = None
-        for task in batch:
-            self.current = task
-            if before_step is not None:
-                instruments.call("before_task_step", task)
-            exc = task._next_exc
-            try:
-                if exc is None:
-                    value = task._next_value
-                    task._next_value = None
-                    message = task.context.run(task._send, value)
-                else:
-                    task._next_exc = None
-                    message = task.context.run(task.coro.throw, exc)
-            except StopIteration as stop:
-                message = None
-                self.task_exited(task, stop.value, None)
-            except BaseException as error:
-                message = None
-                traceback = error.__traceback__
-                if traceback is not None:
-                    error = error.with_traceback(traceback.tb_next)
-                self.task_exited(task, None, error)
-                del error
-            else:
-                if message is checkpoint_message:
-                    if task._cancel_status.effectively_cancelled:
-                        task._next_exc = self.make_cancelled(task)
+        while True:
+            batch = self.runq
+            self.runq = runq = [] if instruments.task_scheduled is None else instruments.new_runq()
+            append = runq.append
+            before_step = instruments.before_task_step
+            steps += len(batch)
+            for task in batch:
+                self.current = task
+                if before_step is not None:
+                    instruments.call("before_task_step", task)
+                exc = task._next_exc
+                try:
+                    if exc is None:
+                        value = task._next_value
+                        task._next_value = None
+                        message = task.context.run(task._send, value)
                     else:
-                        # Marks "resumes from a checkpoint": a pending
-                        # KeyboardInterrupt may replace this resumption.
-                        task._next_value = checkpoint_message
-                    append(task)
-                elif message is shielded_message:
-                    append(task)
-                elif type(message) is float:
-                    self.sleep_until(task, message)
-                elif type(message) is wait_type:
-                    task._abort_func = message.abort_func
-                    if task._cancel_status.effectively_cancelled:
-                        self.try_abort(task)
+                        task._next_exc = None
+                        message = task.context.run(task.coro.throw, exc)
+                except StopIteration as stop:
+                    message = None
+                    self.task_exited(task, stop.value, None)
+                except BaseException as error:
+                    message = None
+                    traceback = error.__traceback__
+                    if traceback is not None:
+                        error = error.with_traceback(traceback.tb_next)
+                    self.task_exited(task, None, error)
+                    del error
                 else:
-                    self.unexpected_message(task, message)
-            # Read per step: assert_checkpoints installs its watcher in
-            # the middle of a step and needs that very step counted.
-            if instruments.after_task_step is not None:
-                self.count_points(task, message)
-                instruments.call("after_task_step", task)
+                    if message is checkpoint_message:
+                        if task._cancel_status.effectively_cancelled:
+                            task._next_exc = self.make_cancelled(task)
+                        else:
+                            # Marks "resumes from a checkpoint": a pending
+                            # KeyboardInterrupt may replace this resumption.
+                            task._next_value = checkpoint_message
+                        append(task)
+                    elif message is shielded_message:
+                        append(task)
+                    elif type(message) is float:
+                        self.sleep_until(task, message)
+                    elif type(message) is wait_type:
+                        task._abort_func = message.abort_func
+                        if task._cancel_status.effectively_cancelled:
+                            self.try_abort(task)
+                    else:
+                        self.unexpected_message(task, message)
+                # Read per step: assert_checkpoints installs its watcher in
+                # the middle of a step and needs that very step counted.
+                if instruments.after_task_step is not None:
+                    self.count_points(task, message)
+                    instruments.call("after_task_step", task)
+            if (
+                not self.runq
+                or steps >= _STEPS_BETWEEN_IO_POLLS
+                or self.deadlines
+                or entry_queue.queue
+                or entry_queue.idempotent
+                or self.ki_pending
+            ):
+                break
+        self.steps_since_io_poll = steps
         self.current = None
 
     def count_points(self, task: Task, message: object) -> None:
@@ -773,7 +790,7 @@ class _RunContext:
             runner.current = None
 
 
-_ki.TASK_BOUNDARY_CODES.add(Runner.run_batch.__code__)
+_ki.TASK_BOUNDARY_CODES.add(Runner.run_batches.__code__)
 
 
 # ---- public functions that read the current run ------------------------------------
