@@ -31,6 +31,7 @@ from ._parking_lot import (
     wait_tagged,
 )
 from ._run import (
+    CheckpointWatcher,
     Runner,
     RunStatistics,
     add_instrument,
@@ -103,6 +104,7 @@ __all__ = [
     "BusyResourceError",
     "CancelReasonLiteral",
     "CancelScope",
+    "CheckpointWatcher",
     "Cancelled",
     "Clock",
     "ClosedResourceError",

@@ -102,6 +102,39 @@ from time import perf_counter as _perf_counter  # noqa: E402  (used by SystemClo
 
 
 @final
+class CheckpointWatcher(Instrument):
+    """Counts one task's cancellation points and schedule points (for assert_checkpoints).
+
+    Installed as an instrument, so that the loop reports each step; the
+    loop does no counting at all while none is installed.
+    """
+
+    __slots__ = ("cancel_points", "schedule_points", "task")
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.cancel_points = 0
+        self.schedule_points = 0
+
+    def after_task_step(self, task: Task) -> None:
+        pass  # the counting happens in Runner.count_points
+
+    def __enter__(self) -> CheckpointWatcher:
+        runner = self.task._runner
+        runner.checkpoint_watchers.append(self)
+        runner.instruments.add(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        runner = self.task._runner
+        runner.checkpoint_watchers.remove(self)
+        try:
+            runner.instruments.remove(self)
+        except KeyError:
+            pass
+
+
+@final
 @dataclass(frozen=True, slots=True)
 class RunStatistics:
     """A snapshot of the run, from ``current_statistics()``."""
@@ -194,6 +227,7 @@ class Runner:
         self.system_context = contextvars.copy_context()
         self.finished = False
         self.detached_marker = _sleep_abort_marker
+        self.checkpoint_watchers: list[CheckpointWatcher] = []
 
     # ---- current task ----------------------------------------------------
 
@@ -231,7 +265,7 @@ class Runner:
             system_task,
         )
         if nursery is not None:
-            nursery._children.add(task)
+            nursery._children[task] = None
             task._cancel_status = nursery.cancel_scope
         self.tasks_living += 1
         if self.instruments.task_spawned is not None:
@@ -509,9 +543,11 @@ class Runner:
         # Only while some instrument watches steps (assert_checkpoints does):
         # the step loop proper never counts.
         if message is not None:
-            task._schedule_points += 1
-            if message is not SHIELDED_CHECKPOINT:
-                task._cancel_points += 1
+            for watcher in self.checkpoint_watchers:
+                if watcher.task is task:
+                    watcher.schedule_points += 1
+                    if message is not SHIELDED_CHECKPOINT:
+                        watcher.cancel_points += 1
 
     def sleep_until(self, task: Task, deadline: float) -> None:
         self.deadline_sequence += 1

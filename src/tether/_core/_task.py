@@ -51,7 +51,6 @@ class Task:
     __slots__ = (
         "__weakref__",
         "_abort_func",
-        "_cancel_points",
         "_cancel_status",
         "_child_nurseries",
         "_eventual_parent_nursery",
@@ -62,7 +61,6 @@ class Task:
         "_parent_nursery",
         "_parking_lot_breakers",
         "_runner",
-        "_schedule_points",
         "_send",
         "_timer",
         "context",
@@ -99,8 +97,6 @@ class Task:
         self._timer: list[Any] | None = None
         self._cancel_status: CancelScope = None  # type: ignore[assignment]  # set by spawn
         self._parking_lot_breakers: list[ParkingLot] | None = None
-        self._cancel_points = 0
-        self._schedule_points = 0
         self.custom_sleep_data: Any = None
 
     @property

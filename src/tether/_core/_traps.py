@@ -108,7 +108,9 @@ def checkpoint_if_cancelled() -> Generator[Any, Any, None]:
     """
     runner = current_runner()
     task = runner.current_task()
-    task._cancel_points += 1
+    for watcher in runner.checkpoint_watchers:
+        if watcher.task is task:
+            watcher.cancel_points += 1
     if task._cancel_status.effectively_cancelled or (
         runner.ki_pending and task is runner.main_task
     ):
