@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from typing import Self
 
     from ._nursery import Nursery
-    from ._run import Runner
     from ._task import Task
 
 
@@ -94,12 +93,12 @@ class CancelScope:
         "_cancel_info",
         "_children",
         "_deadline",
+        "_nursery",
         "_parent",
         "_relative_deadline",
         "_shield",
         "_state",
         "_task",
-        "_nursery",
         "_timer",
         "cancelled_caught",
         "effectively_cancelled",
