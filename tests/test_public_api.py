@@ -65,13 +65,6 @@ NOT_YET: dict[str, dict[str, str]] = {
         "wait_all_threads_completed": _BLOCKING,
         "trio_test": _DROP_IN,
     },
-    "trio.abc": dict.fromkeys(
-        [
-            "HalfCloseableStream", "HostnameResolver", "Listener", "ReceiveStream",
-            "SendStream", "SocketFactory", "Stream",
-        ],
-        _NETWORKING,
-    ),
 }
 MODULES_NOT_YET = {"trio.to_thread": _BLOCKING, "trio.from_thread": _BLOCKING, "trio.socket": _NETWORKING}
 
