@@ -47,7 +47,9 @@ def counting_os(monkeypatch: pytest.MonkeyPatch) -> _CountingOs:
     return fake
 
 
-def _count_io_waits(runner: _core.Runner, timeouts: list[float], on_sleep: threading.Event | None = None) -> None:
+def _count_io_waits(
+    runner: _core.Runner, timeouts: list[float], on_sleep: threading.Event | None = None
+) -> None:
     # Wrap the backend's wait (looked up per call by Runner.wait_for_io).
     original = runner.io.wait
 
