@@ -6,9 +6,11 @@ on it (``clone()`` makes more).  Blocked senders park in ``send_lot`` with the
 value they want to send; blocked receivers park in ``receive_lot``; each wait
 is tagged with its handle so that closing a handle fails only its own waiters.
 
-Speed: a send or receive that need not wait costs one plain checkpoint: it
-peeks, yields, then acts on the (re-checked) state.  A value is handed from
-a sender straight to a waiting receiver, never through the buffer.
+Speed: as in trio, a send or receive that need not wait checks for
+cancellation, acts, then yields one cancel-shielded checkpoint, so a task it
+wakes runs in the very next batch; one that must wait parks at once (parking
+is the checkpoint).  A value goes from a sender straight to a waiting
+receiver, never through the buffer.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from ._core import (
     ParkingLot,
     TaskStatus,
     WouldBlock,
+    cancel_shielded_checkpoint,
     checkpoint,
     checkpoint_if_cancelled,
     new_value_lot,
     open_nursery,
+    task_unless_cancelled,
     wait_tagged,
 )
 from ._sync import Semaphore
@@ -104,6 +108,20 @@ class _ChannelState(Generic[T]):
             tasks_waiting_receive=len(self.receive_lot),
             peak_buffer_used=self.peak_buffer_used,
         )
+
+
+def _take_value(state: _ChannelState[T]) -> T:
+    # The next value: the oldest buffered one (refilling the buffer from the
+    # first blocked sender), else straight from the first blocked sender.
+    # Precondition: the buffer is not empty or a sender is blocked.
+    buffer = state.buffer
+    if buffer:
+        value = buffer.popleft()
+        send_lot = state.send_lot
+        if send_lot._count:
+            buffer.append(send_lot._take_first())  # type: ignore[arg-type]
+        return value
+    return state.send_lot._take_first()  # type: ignore[return-value]
 
 
 def _check_state(state: object) -> None:
@@ -176,8 +194,20 @@ class MemorySendChannel(SendChannel[SendType]):
         if self._closed or not state.open_receive_channels:
             await checkpoint_if_cancelled()
             self._send_now(value)  # raises
-        if state.receive_lot._count or len(state.buffer) < state.max_buffer_size:
-            await checkpoint()
+        receive_lot = state.receive_lot
+        if receive_lot._count or len(state.buffer) < state.max_buffer_size:
+            if task_unless_cancelled() is not None:
+                # _send_now, inlined.
+                if receive_lot._count:
+                    receive_lot._wake_first(value)
+                else:
+                    buffer = state.buffer
+                    buffer.append(value)
+                    if len(buffer) > state.peak_buffer_used:
+                        state.peak_buffer_used = len(buffer)
+                await cancel_shielded_checkpoint()
+                return
+            await checkpoint()  # raises Cancelled
             if self._send_now(value):
                 return
         await wait_tagged(state.send_lot, self, value)
@@ -259,15 +289,8 @@ class MemoryReceiveChannel(ReceiveChannel[ReceiveType]):
         if self._closed:
             raise ClosedResourceError
         state = self._state
-        buffer = state.buffer
-        if buffer:
-            value = buffer.popleft()
-            send_lot = state.send_lot
-            if send_lot._count:
-                buffer.append(send_lot._take_first())  # type: ignore[arg-type]
-            return value
-        if state.send_lot._count:
-            return state.send_lot._take_first()  # type: ignore[return-value]
+        if state.buffer or state.send_lot._count:
+            return _take_value(state)
         if not state.open_send_channels:
             raise EndOfChannel
         raise WouldBlock
@@ -283,7 +306,11 @@ class MemoryReceiveChannel(ReceiveChannel[ReceiveType]):
         """
         state = self._state
         if not self._closed and (state.buffer or state.send_lot._count):
-            await checkpoint()
+            if task_unless_cancelled() is not None:
+                value = _take_value(state)
+                await cancel_shielded_checkpoint()
+                return value
+            await checkpoint()  # raises Cancelled
             if self._closed or state.buffer or state.send_lot._count:
                 return self.receive_nowait()
         elif self._closed or not state.open_send_channels:
@@ -292,10 +319,14 @@ class MemoryReceiveChannel(ReceiveChannel[ReceiveType]):
         return await wait_tagged(state.receive_lot, self, None)  # type: ignore[no-any-return]
 
     async def __anext__(self) -> ReceiveType:
-        # receive(), inlined to spare a coroutine frame per item.
+        # receive(), repeated to spare a coroutine frame per item.
         state = self._state
         if not self._closed and (state.buffer or state.send_lot._count):
-            await checkpoint()
+            if task_unless_cancelled() is not None:
+                value = _take_value(state)
+                await cancel_shielded_checkpoint()
+                return value
+            await checkpoint()  # raises Cancelled
             if self._closed or state.buffer or state.send_lot._count:
                 return self.receive_nowait()
         elif self._closed or not state.open_send_channels:

@@ -1,11 +1,12 @@
 """Synchronisation primitives: Event, Lock, StrictFIFOLock, Semaphore, Condition, CapacityLimiter.
 
 Every waiting method parks its task in a ``ParkingLot`` and every one is a
-checkpoint.  When a call need not wait, it yields one plain checkpoint first
-and acts when it resumes (re-checking the state, which may have changed in
-between); a Cancelled at that checkpoint therefore comes before anything was
-done.  When it must wait, it parks at once: parking is itself a checkpoint,
-and a cancelled wait is undone before Cancelled is raised.
+checkpoint.  As in trio, a call that need not wait first checks for
+cancellation (``task_unless_cancelled``), then acts, then yields a
+cancel-shielded checkpoint: Cancelled never comes after the action, and the
+tasks the action wakes run in the very next batch.  When a call must wait, it
+parks: parking is itself a checkpoint, and a cancelled wait is undone before
+Cancelled is raised.
 
 All objects are plain data: they can be created outside a run and used in
 later runs.  Releasing is never a checkpoint, not even in ``__aexit__``.
@@ -26,11 +27,12 @@ from ._core import (
     ParkingLotStatistics,
     WouldBlock,
     add_parking_lot_breaker,
+    cancel_shielded_checkpoint,
     checkpoint,
-    checkpoint_if_cancelled,
     current_task,
     park_current_task,
     remove_parking_lot_breaker,
+    task_unless_cancelled,
 )
 
 if TYPE_CHECKING:
@@ -164,15 +166,20 @@ class _LockImpl:
             BrokenResourceError: the task holding the lock exited without
                 releasing it.
         """
-        if self._owner is None:
-            await checkpoint()
+        task = task_unless_cancelled()
+        if task is None:
+            await checkpoint()  # raises Cancelled
+            task = _current_task()
             if self._owner is None:
-                task = _current_task()
                 self._owner = task
                 add_parking_lot_breaker(task, self._lot)
                 return
-        elif self._owner is _current_task():
-            await checkpoint_if_cancelled()
+        elif self._owner is None:
+            self._owner = task
+            add_parking_lot_breaker(task, self._lot)
+            await cancel_shielded_checkpoint()
+            return
+        if self._owner is task:
             raise RuntimeError("attempt to re-acquire an already held Lock")
         try:
             await park_current_task(self._lot)
@@ -429,11 +436,15 @@ class Semaphore:
 
     async def acquire(self) -> None:
         """Take a token, waiting for one if necessary. Always a checkpoint."""
-        if self._value > 0:
-            await checkpoint()
+        if task_unless_cancelled() is None:
+            await checkpoint()  # raises Cancelled
             if self._value > 0:
                 self._value -= 1
                 return
+        elif self._value > 0:
+            self._value -= 1
+            await cancel_shielded_checkpoint()
+            return
         # release() hands its token straight to us.
         await park_current_task(self._lot)
 
@@ -573,14 +584,18 @@ class CapacityLimiter:
             WouldBlock: no token is available.
             RuntimeError: ``borrower`` already holds a token.
         """
+        if not self._try_borrow(borrower):
+            raise WouldBlock
+
+    def _try_borrow(self, borrower: Task | object) -> bool:
         if borrower in self._borrowers:
             raise RuntimeError(
                 "this borrower is already holding one of this CapacityLimiter's tokens"
             )
         if len(self._borrowers) < self._total_tokens and not self._lot._count:
             self._borrowers[borrower] = None
-        else:
-            raise WouldBlock
+            return True
+        return False
 
     async def acquire(self) -> None:
         """Borrow a token for the calling task, waiting if necessary. Always a checkpoint.
@@ -599,25 +614,20 @@ class CapacityLimiter:
         Raises:
             RuntimeError: ``borrower`` already holds a token.
         """
-        if borrower in self._borrowers:
-            await checkpoint_if_cancelled()
-            raise RuntimeError(
-                "this borrower is already holding one of this CapacityLimiter's tokens"
-            )
-        if len(self._borrowers) < self._total_tokens and not self._lot._count:
-            await checkpoint()
-            try:
-                self.acquire_on_behalf_of_nowait(borrower)
-            except WouldBlock:
-                pass
-            else:
+        task = task_unless_cancelled()
+        if task is None:
+            await checkpoint()  # raises Cancelled
+            task = _current_task()
+            if self._try_borrow(borrower):
                 return
-        task = _current_task()
+        elif self._try_borrow(borrower):
+            await cancel_shielded_checkpoint()
+            return
         self._pending_borrowers[task] = borrower
         try:
             await park_current_task(self._lot)
         except BaseException:
-            # Woken tasks were already moved to _borrowers by _wake_waiters.
+            # A woken task was already moved to _borrowers by _wake_waiters.
             self._pending_borrowers.pop(task, None)
             raise
 

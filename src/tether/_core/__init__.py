@@ -28,6 +28,7 @@ from ._parking_lot import (
     new_value_lot,
     park_current_task,
     remove_parking_lot_breaker,
+    task_unless_cancelled,
     wait_tagged,
 )
 from ._run import (
@@ -162,6 +163,7 @@ __all__ = [
     "run",
     "sleep_until_trap",
     "spawn_system_task",
+    "task_unless_cancelled",
     "temporarily_detach_coroutine_object",
     "wait_all_tasks_blocked",
     "wait_readable",

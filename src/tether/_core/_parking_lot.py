@@ -12,15 +12,17 @@ waiter therefore costs O(1); its dead entry is skipped later, and the deque is
 compacted when dead entries outnumber live ones.
 
 Invariant: ``_count`` is the number of live entries.
+
+``task_unless_cancelled`` is the first half of a trio-style checkpoint for
+operations that act first and then yield (``cancel_shielded_checkpoint``).
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import types
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, final
 
@@ -85,12 +87,15 @@ class ParkingLot:
     parks later, get :exc:`tether.BrokenResourceError`.
     """
 
-    __slots__ = ("__weakref__", "_aborts", "_count", "_values", "broken_by")
+    __slots__ = ("__weakref__", "_aborts", "_count", "_message", "_values", "broken_by")
 
     def __init__(self) -> None:
         # Entries are abort callables bound to their task (see module docstring);
         # created on first park, since many lots never see a waiter.
         self._aborts: deque[Any] | None = None
+        # The message a parking task yields, reused by every wait here (see
+        # _yield_wait); created along with _aborts.
+        self._message: WaitTaskRescheduled | None = None
         # Only channel lots carry a value per entry, in step with _aborts.
         self._values: deque[object] | None = None
         # Invariant: the number of live entries in _aborts.
@@ -268,9 +273,22 @@ class ParkingLot:
         """Wake the first parked task with ``value`` (dropping its own value); return it."""
         if not self._count:
             return None
-        task: Task = self._pop_live().__self__
-        task._runner.reschedule_value(task, value)
-        return task
+        aborts = self._aborts
+        assert aborts is not None
+        values = self._values
+        popleft = aborts.popleft
+        while True:
+            entry = popleft()
+            if values is not None:
+                values.popleft()
+            task: Task = entry.__self__
+            if task._abort_func is entry:
+                self._count -= 1
+                # Runner.reschedule_value, inlined: a live entry proves the task blocked.
+                task._abort_func = None
+                task._next_value = value
+                task._runner.runq.append(task)
+                return task
 
     def _take_first(self) -> object:
         """Wake the first parked task of a value lot and return the value it parked with.
@@ -287,7 +305,9 @@ class ParkingLot:
             task = entry.__self__
             if task._abort_func is entry:
                 self._count -= 1
-                task._runner.reschedule_value(task, None)
+                task._abort_func = None
+                task._next_value = None
+                task._runner.runq.append(task)
                 return value
 
     def _fail_all(self, make_error: Callable[[], BaseException]) -> None:
@@ -338,6 +358,7 @@ def new_value_lot() -> ParkingLot:
     """A ParkingLot whose waiters each park with a value (see ``wait_tagged``)."""
     lot = ParkingLot()
     lot._aborts = deque()
+    lot._message = WaitTaskRescheduled(_abort_tagged)  # type: ignore[arg-type]
     lot._values = deque()
     return lot
 
@@ -346,10 +367,22 @@ def new_value_lot() -> ParkingLot:
 
 
 @types.coroutine
-def park_current_task(lot: ParkingLot) -> Generator[Any, Any, Any]:
+def _yield_wait(message: WaitTaskRescheduled, abort: Any) -> Generator[Any, Any, Any]:
+    # A lot reuses one message object for all its waits: the loop reads
+    # ``abort_func`` the moment the message is yielded, before any other code
+    # runs.  Resetting it afterwards drops the reference to this wait's task.
+    message.abort_func = abort
+    try:
+        return (yield message)
+    finally:
+        message.abort_func = _abort_parked  # type: ignore[assignment]
+
+
+def park_current_task(lot: ParkingLot) -> Awaitable[Any]:
     """Park the calling task in ``lot`` until it is unparked. A checkpoint.
 
     Same as ``await lot.park()``, without the extra coroutine frame.
+    Returns the value the task is woken with.
 
     Raises:
         BrokenResourceError: the lot is broken, or breaks while we wait.
@@ -357,49 +390,71 @@ def park_current_task(lot: ParkingLot) -> Generator[Any, Any, Any]:
     if lot.broken_by:
         raise BrokenResourceError(f"Attempted to park in parking lot broken by {lot.broken_by}")
     runner = RUN.runner
-    if runner is None:
+    if runner is None or runner.current is None:
         no_run_error()
     task = runner.current
     abort = _MethodType(_abort_parked, task)
     aborts = lot._aborts
-    if aborts is None:
+    message = lot._message
+    if aborts is None or message is None:
         aborts = lot._aborts = deque()
+        message = lot._message = WaitTaskRescheduled(_abort_parked)  # type: ignore[arg-type]
     aborts.append(abort)
     lot._count += 1
-    task.custom_sleep_data = lot  # type: ignore[union-attr]
-    return (yield WaitTaskRescheduled(abort))
+    task.custom_sleep_data = lot
+    return _yield_wait(message, abort)
 
 
-@types.coroutine
-def wait_tagged(lot: ParkingLot, tag: _HasWaitLot, value: object) -> Generator[Any, Any, Any]:
-    """Park the calling task in ``lot`` (a ``new_value_lot()``) with ``value``.
+def wait_tagged(lot: ParkingLot, tag: _HasWaitLot, value: object) -> Awaitable[Any]:
+    """Park the calling task in ``lot`` (a ``new_value_lot()``) with ``value``. A checkpoint.
 
     ``tag._wait_lot`` must be ``lot``; ``lot._fail_tagged(tag, ...)`` fails
     exactly the waits made with this tag.  Returns the value the task is
-    woken with.  A checkpoint.
+    woken with.
     """
     runner = RUN.runner
-    if runner is None:
+    if runner is None or runner.current is None:
         no_run_error()
     task = runner.current
     abort = _MethodType(_abort_tagged, task)
     lot._aborts.append(abort)  # type: ignore[union-attr]
     lot._values.append(value)  # type: ignore[union-attr]
     lot._count += 1
-    task.custom_sleep_data = tag  # type: ignore[union-attr]
-    return (yield WaitTaskRescheduled(abort))
+    task.custom_sleep_data = tag
+    return _yield_wait(lot._message, abort)  # type: ignore[arg-type]
+
+
+def task_unless_cancelled() -> Task | None:
+    """Count a cancellation point for the calling task, and return the task.
+
+    Returns None instead when the task must not act before yielding: it is
+    cancelled, or a KeyboardInterrupt is pending (``await checkpoint()``
+    then raises, or resumes if the interrupt was for another task).  With
+    ``cancel_shielded_checkpoint`` after acting, this makes a trio-style
+    checkpoint: an operation that need not wait acts at once, so the tasks
+    it wakes run in the very next batch.
+    """
+    runner = RUN.runner
+    if runner is None or runner.current is None:
+        no_run_error()
+    task = runner.current
+    if runner.checkpoint_watchers:
+        for watcher in runner.checkpoint_watchers:
+            if watcher.task is task:
+                watcher.cancel_points += 1
+    if task._cancel_status.effectively_cancelled or runner.ki_pending:
+        return None
+    return task
 
 
 # ---- lot breakers ------------------------------------------------------------------
 
 
 def _has_exited(task: Task) -> bool:
+    # A finished coroutine (or generator) has dropped its frame.
     coro: Any = task.coro
-    if inspect.iscoroutine(coro):
-        return inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
-    if inspect.isgenerator(coro):
-        return inspect.getgeneratorstate(coro) == inspect.GEN_CLOSED
-    return False
+    frame = coro.cr_frame if type(coro) is types.CoroutineType else getattr(coro, "gi_frame", 0)
+    return frame is None
 
 
 def add_parking_lot_breaker(task: Task, lot: ParkingLot) -> None:

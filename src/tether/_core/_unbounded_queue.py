@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Generic, Self, TypeVar, final
 
 from ._exceptions import TrioDeprecationWarning, WouldBlock
-from ._parking_lot import ParkingLot, park_current_task
-from ._traps import checkpoint
+from ._parking_lot import ParkingLot, park_current_task, task_unless_cancelled
+from ._traps import cancel_shielded_checkpoint, checkpoint
 
 T = TypeVar("T")
 
@@ -94,10 +94,14 @@ class UnboundedQueue(Generic[T]):
         Returns:
             The items, oldest first (never empty).
         """
-        if self._can_get:
-            await checkpoint()
+        if task_unless_cancelled() is None:
+            await checkpoint()  # raises Cancelled
             if self._can_get:
                 return self._take_all()
+        elif self._can_get:
+            batch = self._take_all()
+            await cancel_shielded_checkpoint()
+            return batch
         # put_nowait wakes us when the first item arrives, and keeps the
         # batch for us until we run.
         await park_current_task(self._lot)
