@@ -36,13 +36,25 @@ class EntryQueue:
     def submit(
         self, sync_fn: Callable[..., object], args: tuple[object, ...], idempotent: bool
     ) -> None:
-        with self.lock:
-            if self.closed:
-                raise RunFinishedError("run_sync_soon called after the tether run has finished")
-            if idempotent:
+        if idempotent:
+            with self.lock:
+                if self.closed:
+                    raise RunFinishedError("run() has exited: the call was not scheduled")
                 self.idempotent[(sync_fn, args)] = None
-            else:
-                self.queue.append((sync_fn, args))
+        else:
+            # No lock here: a signal handler may call this while the loop's
+            # thread holds the lock.  deque.append is atomic; if close()
+            # drained the queue before our append landed, take it back.
+            if self.closed:
+                raise RunFinishedError("run() has exited: the call was not scheduled")
+            item = (sync_fn, args)
+            self.queue.append(item)
+            if self.closed:
+                try:
+                    self.queue.remove(item)
+                except ValueError:
+                    return  # close() ran it after all
+                raise RunFinishedError("run() has exited: the call was not scheduled")
         self.wake_loop()
 
     def wake_loop(self) -> None:
@@ -110,16 +122,22 @@ class EntryQueue:
     def close(self) -> None:
         with self.lock:
             self.closed = True
+        try:
+            self.run_callbacks_at_close()
+        finally:
+            os.close(self.wakeup_read_fd)
+            os.close(self.wakeup_write_fd)
+
+    def run_callbacks_at_close(self) -> None:
         # Callbacks that were queued before the end still run, like the
         # ones queued earlier: they may be waking tasks' resources.
-        while self.queue:
-            sync_fn, args = self.queue.popleft()
-            try:
-                sync_fn(*args)
-            except BaseException:
-                pass
-        os.close(self.wakeup_read_fd)
-        os.close(self.wakeup_write_fd)
+        while self.queue or self.idempotent:
+            batch = list(self.idempotent)
+            self.idempotent.clear()
+            while self.queue:
+                batch.append(self.queue.popleft())
+            for sync_fn, args in batch:
+                self._run_one(sync_fn, args)
 
 
 @final
