@@ -126,9 +126,23 @@ class ParkingLot:
         # ``task``'s wait here was aborted; its entries are dead from now on
         # (the loop clears its _abort_func once we return).
         self._count -= 1
+        if not self._count:
+            self._emptied()
+            return
         aborts = self._aborts
         if aborts is not None and len(aborts) > 2 * self._count + _DEAD_ENTRY_SLACK:
             self._compact(task)
+
+    def _emptied(self) -> None:
+        # Nobody waits here any more: drop the dead entries and the wait
+        # message's last abort, so that an idle lot keeps no task alive.
+        aborts = self._aborts
+        if aborts is not None:
+            aborts.clear()
+        if self._values is not None:
+            self._values.clear()
+        if self._message is not None:
+            self._message.abort_func = _abort_parked  # type: ignore[assignment]
 
     def _compact(self, leaving: Task | None) -> None:
         aborts = self._aborts
@@ -162,6 +176,8 @@ class ParkingLot:
                 values.popleft()
             if entry.__self__._abort_func is entry:
                 self._count -= 1
+                if not self._count:
+                    self._emptied()
                 return entry
 
     def _pop_count(self, count: int | float) -> list[Task]:
@@ -284,6 +300,8 @@ class ParkingLot:
             task: Task = entry.__self__
             if task._abort_func is entry:
                 self._count -= 1
+                if not self._count:
+                    self._emptied()
                 # Runner.reschedule_value, inlined: a live entry proves the task blocked.
                 task._abort_func = None
                 task._next_value = value
@@ -305,6 +323,8 @@ class ParkingLot:
             task = entry.__self__
             if task._abort_func is entry:
                 self._count -= 1
+                if not self._count:
+                    self._emptied()
                 task._abort_func = None
                 task._next_value = None
                 task._runner.runq.append(task)
@@ -316,14 +336,12 @@ class ParkingLot:
             return
         aborts = self._aborts
         assert aborts is not None
-        self._aborts = deque()
-        if self._values is not None:
-            self._values = deque()
-        self._count = 0
         for entry in aborts:
             task = entry.__self__
             if task._abort_func is entry:
                 task._runner.reschedule_error(task, make_error())
+        self._count = 0
+        self._emptied()
 
     def _fail_tagged(self, tag: object, make_error: Callable[[], BaseException]) -> None:
         """Wake the tasks that parked with ``wait_tagged(self, tag, ...)`` with an error."""
@@ -335,7 +353,9 @@ class ParkingLot:
             if task._abort_func is entry and task.custom_sleep_data is tag:
                 self._count -= 1
                 task._runner.reschedule_error(task, make_error())
-        if len(aborts) > 2 * self._count + _DEAD_ENTRY_SLACK:
+        if not self._count:
+            self._emptied()
+        elif len(aborts) > 2 * self._count + _DEAD_ENTRY_SLACK:
             self._compact(None)
 
     def _wake_all(self) -> None:
@@ -344,14 +364,15 @@ class ParkingLot:
             return
         aborts = self._aborts
         assert aborts is not None
-        self._aborts = deque()
-        if self._values is not None:
-            self._values = deque()
-        self._count = 0
         for entry in aborts:
             task = entry.__self__
             if task._abort_func is entry:
-                task._runner.reschedule_value(task, None)
+                # Runner.reschedule_value, inlined: a live entry proves the task blocked.
+                task._abort_func = None
+                task._next_value = None
+                task._runner.runq.append(task)
+        self._count = 0
+        self._emptied()
 
 
 def new_value_lot() -> ParkingLot:
@@ -367,15 +388,9 @@ def new_value_lot() -> ParkingLot:
 
 
 @types.coroutine
-def _yield_wait(message: WaitTaskRescheduled, abort: Any) -> Generator[Any, Any, Any]:
-    # A lot reuses one message object for all its waits: the loop reads
-    # ``abort_func`` the moment the message is yielded, before any other code
-    # runs.  Resetting it afterwards drops the reference to this wait's task.
-    message.abort_func = abort
-    try:
-        return (yield message)
-    finally:
-        message.abort_func = _abort_parked  # type: ignore[assignment]
+def _yield_wait(message: WaitTaskRescheduled) -> Generator[Any, Any, Any]:
+    # Kept to one local: this frame lives as long as the wait.
+    return (yield message)
 
 
 def park_current_task(lot: ParkingLot) -> Awaitable[Any]:
@@ -402,7 +417,10 @@ def park_current_task(lot: ParkingLot) -> Awaitable[Any]:
     aborts.append(abort)
     lot._count += 1
     task.custom_sleep_data = lot
-    return _yield_wait(message, abort)
+    # A lot reuses one message for all its waits: the loop reads abort_func
+    # as soon as the message is yielded, before any other code runs.
+    message.abort_func = abort
+    return _yield_wait(message)
 
 
 def wait_tagged(lot: ParkingLot, tag: _HasWaitLot, value: object) -> Awaitable[Any]:
@@ -421,7 +439,9 @@ def wait_tagged(lot: ParkingLot, tag: _HasWaitLot, value: object) -> Awaitable[A
     lot._values.append(value)  # type: ignore[union-attr]
     lot._count += 1
     task.custom_sleep_data = tag
-    return _yield_wait(lot._message, abort)  # type: ignore[arg-type]
+    message: WaitTaskRescheduled = lot._message  # type: ignore[assignment]
+    message.abort_func = abort
+    return _yield_wait(message)
 
 
 def task_unless_cancelled() -> Task | None:
