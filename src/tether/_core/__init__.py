@@ -94,7 +94,7 @@ def notify_closing(fd: "int | HasFileno") -> None:
 
     Call it before closing any fd a task might be waiting on.
     """
-    current_runner().io.notify_closing(fd)
+    current_runner().io.forget(fd)
 
 
 __all__ = [

@@ -337,6 +337,9 @@ class Runner:
         else:
 
             def raise_ki() -> NoReturn:
+                # Whoever calls this takes the interrupt over (a nursery's
+                # __aexit__ records it and keeps waiting): it is delivered.
+                self.ki_pending = False
                 raise KeyboardInterrupt
 
             if abort(raise_ki) is not Abort.SUCCEEDED:

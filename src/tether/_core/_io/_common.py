@@ -51,14 +51,22 @@ class IOStatistics:
 
 @final
 class WaitingFd:
-    """The tasks waiting on one fd, and the event mask the kernel knows of."""
+    """The tasks waiting on one fd, and the event mask the kernel knows of.
 
-    __slots__ = ("read_task", "registered", "write_task")
+    A *kept* fd (a tether socket) keeps its kernel registration after its
+    waiter wakes: the next wait needs no ``epoll_ctl``.  A direction is
+    dropped lazily, when the kernel reports it with nobody waiting.  Kept
+    fds must be forgotten (``BaseIOManager.forget``) before they are closed,
+    which tether's sockets do.
+    """
+
+    __slots__ = ("kept", "read_task", "registered", "write_task")
 
     def __init__(self) -> None:
         self.read_task: Task | None = None
         self.write_task: Task | None = None
         self.registered = 0
+        self.kept = False
 
 
 READ = 1
@@ -78,7 +86,8 @@ class BaseIOManager:
     def register_wakeup_fd(self, fd: int) -> None:
         raise NotImplementedError
 
-    def update_registration(self, fd: int, waiting: WaitingFd) -> None:
+    def set_mask(self, fd: int, waiting: WaitingFd, mask: int) -> None:
+        """Tell the kernel to report ``mask`` for ``fd`` (0: unregister)."""
         raise NotImplementedError
 
     def wait(self, timeout: float) -> list[tuple[int, int]]:
@@ -88,26 +97,29 @@ class BaseIOManager:
         raise NotImplementedError
 
     @types.coroutine
-    def wait_for(self, fd: int | HasFileno, direction: int) -> Generator[Any, Any, None]:
+    def wait_for(
+        self, fd: int | HasFileno, direction: int, kept: bool = False
+    ) -> Generator[Any, Any, None]:
         number = fd_of(fd)
-        runner = self.runner
-        task = runner.current_task()
+        task = self.runner.current_task()
         waiting = self.waiting.get(number)
         if waiting is None:
             waiting = self.waiting[number] = WaitingFd()
+            waiting.kept = kept
         if direction == READ:
             if waiting.read_task is not None:
-                raise BusyResourceError("another task is already waiting to read from this fd")
+                raise BusyResourceError("another task is already reading from this fd")
             waiting.read_task = task
         else:
             if waiting.write_task is not None:
-                raise BusyResourceError("another task is already waiting to write to this fd")
+                raise BusyResourceError("another task is already writing to this fd")
             waiting.write_task = task
-        try:
-            self.update_registration(number, waiting)
-        except BaseException:
-            self._forget_waiter(number, waiting, direction)
-            raise
+        if not waiting.registered & direction:
+            try:
+                self.set_mask(number, waiting, waiting.registered | direction)
+            except BaseException:
+                self._forget_waiter(number, waiting, direction)
+                raise
 
         def abort(_: RaiseCancelT) -> Abort:
             self._forget_waiter(number, waiting, direction)
@@ -120,10 +132,18 @@ class BaseIOManager:
             waiting.read_task = None
         else:
             waiting.write_task = None
-        if self.waiting.get(fd) is waiting:
-            self.update_registration(fd, waiting)
-            if waiting.read_task is None and waiting.write_task is None:
-                del self.waiting[fd]
+        if not waiting.kept:
+            self._match_waiters(fd, waiting)
+
+    def _match_waiters(self, fd: int, waiting: WaitingFd) -> None:
+        # Register exactly the directions somebody waits for.
+        wanted = (READ if waiting.read_task is not None else 0) | (
+            WRITE if waiting.write_task is not None else 0
+        )
+        if wanted != waiting.registered and self.waiting.get(fd) is waiting:
+            self.set_mask(fd, waiting, wanted)
+        if not wanted and not waiting.kept:
+            self.waiting.pop(fd, None)
 
     def process_events(self, events: list[tuple[int, int]]) -> None:
         reschedule = self.runner.reschedule_value
@@ -131,29 +151,41 @@ class BaseIOManager:
             waiting = self.waiting.get(fd)
             if waiting is None:
                 continue
-            if flags & ~WRITE and waiting.read_task is not None:
-                reschedule(waiting.read_task, None)
-                waiting.read_task = None
-            if flags & ~READ and waiting.write_task is not None:
-                reschedule(waiting.write_task, None)
-                waiting.write_task = None
-            self.update_registration(fd, waiting)
-            if waiting.read_task is None and waiting.write_task is None:
-                del self.waiting[fd]
+            idle = 0
+            if flags & ~WRITE:
+                if waiting.read_task is not None:
+                    reschedule(waiting.read_task, None)
+                    waiting.read_task = None
+                else:
+                    idle |= READ
+            if flags & ~READ:
+                if waiting.write_task is not None:
+                    reschedule(waiting.write_task, None)
+                    waiting.write_task = None
+                else:
+                    idle |= WRITE
+            if not waiting.kept:
+                self._match_waiters(fd, waiting)
+            elif idle & waiting.registered:
+                # Reported with nobody waiting: stop asking, or a readable
+                # socket nobody reads would wake the loop forever.
+                self.set_mask(fd, waiting, waiting.registered & ~idle)
 
-    def notify_closing(self, fd: int | HasFileno) -> None:
+    def forget(self, fd: int | HasFileno) -> None:
+        """``fd`` is about to be closed: wake its waiters with ClosedResourceError, drop it."""
         number = fd_of(fd)
         waiting = self.waiting.pop(number, None)
         if waiting is None:
             return
-        error_runner = self.runner
+        runner = self.runner
         for task in (waiting.read_task, waiting.write_task):
             if task is not None:
-                error_runner.reschedule_error(
-                    task, ClosedResourceError("another task closed this fd")
-                )
+                runner.reschedule_error(task, ClosedResourceError("another task closed this fd"))
         waiting.read_task = waiting.write_task = None
-        self.update_registration(number, waiting)
+        if waiting.registered:
+            self.set_mask(number, waiting, 0)
+
+    notify_closing = forget
 
     def statistics(self) -> IOStatistics:
         readers = sum(1 for w in self.waiting.values() if w.read_task is not None)

@@ -1,9 +1,8 @@
 """The Linux backend: one epoll instance, level-triggered.
 
-The kernel's interest mask per fd follows the waiters: registered when the
-first waiter arrives, modified when a direction is added or dropped,
-unregistered when nobody waits.  ENOENT/EEXIST are handled because an fd
-may be closed and its number reused behind our back.
+The kernel's interest mask per fd follows the waiters (see ``WaitingFd``
+for the kept registrations of tether's own sockets).  ENOENT/EEXIST are
+handled because an fd may be closed and its number reused behind our back.
 """
 
 from __future__ import annotations
@@ -14,9 +13,6 @@ from typing import final
 
 from ._common import BaseIOManager, WaitingFd
 
-_EPOLLIN = select.EPOLLIN
-_EPOLLOUT = select.EPOLLOUT
-_ERROR_FLAGS = select.EPOLLERR | select.EPOLLHUP
 
 
 @final
@@ -29,36 +25,31 @@ class EpollIOManager(BaseIOManager):
         self._max_events = 1024
 
     def register_wakeup_fd(self, fd: int) -> None:
-        self._epoll.register(fd, _EPOLLIN)
+        self._epoll.register(fd, select.EPOLLIN)
 
-    def update_registration(self, fd: int, waiting: WaitingFd) -> None:
-        wanted = (_EPOLLIN if waiting.read_task is not None else 0) | (
-            _EPOLLOUT if waiting.write_task is not None else 0
-        )
-        if wanted == waiting.registered:
-            return
+    def set_mask(self, fd: int, waiting: WaitingFd, mask: int) -> None:
         epoll = self._epoll
         try:
-            if wanted == 0:
+            if mask == 0:
                 try:
                     epoll.unregister(fd)
                 except (OSError, ValueError):
                     pass  # already closed: the kernel dropped it
             elif waiting.registered == 0:
                 try:
-                    epoll.register(fd, wanted)
+                    epoll.register(fd, mask)
                 except FileExistsError:
-                    epoll.modify(fd, wanted)
+                    epoll.modify(fd, mask)
             else:
                 try:
-                    epoll.modify(fd, wanted)
+                    epoll.modify(fd, mask)
                 except FileNotFoundError:
-                    epoll.register(fd, wanted)
+                    epoll.register(fd, mask)
         except OSError as error:
             if error.errno == errno.EBADF:
                 raise OSError(errno.EBADF, f"bad file descriptor {fd}: is it closed?") from None
             raise
-        waiting.registered = wanted
+        waiting.registered = mask
 
     def wait(self, timeout: float) -> list[tuple[int, int]]:
         events = self._epoll.poll(timeout, self._max_events)

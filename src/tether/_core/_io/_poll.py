@@ -20,20 +20,15 @@ class PollIOManager(BaseIOManager):
     def register_wakeup_fd(self, fd: int) -> None:
         self._poll.register(fd, select.POLLIN)
 
-    def update_registration(self, fd: int, waiting: WaitingFd) -> None:
-        wanted = (select.POLLIN if waiting.read_task is not None else 0) | (
-            select.POLLOUT if waiting.write_task is not None else 0
-        )
-        if wanted == waiting.registered:
-            return
-        if wanted == 0:
+    def set_mask(self, fd: int, waiting: WaitingFd, mask: int) -> None:
+        if mask == 0:
             try:
                 self._poll.unregister(fd)
             except KeyError:
                 pass
         else:
-            self._poll.register(fd, wanted)
-        waiting.registered = wanted
+            self._poll.register(fd, mask)
+        waiting.registered = mask
 
     def wait(self, timeout: float) -> list[tuple[int, int]]:
         milliseconds = None if timeout < 0 else max(0, int(timeout * 1000 + 0.999))
