@@ -19,6 +19,7 @@ import tether
 from tether import _core
 from tether._core import _run
 from tether._core._io import PollIOManager
+from tether._core._io._common import READ
 from tether.testing import wait_all_tasks_blocked
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -399,6 +400,95 @@ def test_epoll_event_buffer_grows_when_full(run, epoll_backend) -> None:
             first.close()
             second.close()
     assert sorted(record) == ["r0 woken", "r1 woken", "r2 woken", "r3 woken"]
+
+
+# ---------------------------------------------------------------- kept registrations
+# tether's own sockets wait with kept=True: the kernel registration outlives
+# the wait and is dropped lazily, when an event arrives with nobody waiting.
+
+
+def test_kept_registration_survives_the_wake(run, backend, pair) -> None:
+    left, right = pair
+
+    async def main() -> None:
+        io = _core.current_runner().io
+        right.send(b"x")
+        await io.wait_for(left, READ, kept=True)
+        waiting = io.waiting[left.fileno()]
+        assert waiting.kept and waiting.registered == READ and waiting.read_task is None
+        left.recv(10)
+        # The next wait needs no new registration.
+        with tether.move_on_after(5) as scope:
+            await io.wait_for(left, READ, kept=True)
+        assert scope.cancelled_caught
+        assert io.waiting[left.fileno()].registered == READ
+
+    run(main)
+
+
+def test_kept_registration_is_dropped_when_reported_with_nobody_waiting(run, backend, pair) -> None:
+    left, right = pair
+
+    async def main() -> None:
+        io = _core.current_runner().io
+        right.send(b"x")
+        await io.wait_for(left, READ, kept=True)
+        # Nobody reads: the next poll reports the fd with no waiter.
+        await wait_all_tasks_blocked()
+        waiting = io.waiting[left.fileno()]
+        assert waiting.registered == 0
+        if backend == "epoll":
+            assert left.fileno() not in epoll_interest(_core.current_runner())
+        # Waiting again registers afresh and wakes at once (data is there).
+        await io.wait_for(left, READ, kept=True)
+        assert waiting.registered == READ
+
+    run(main)
+
+
+def test_notify_closing_drops_kept_registration(run, backend, pair) -> None:
+    left, right = pair
+
+    async def main() -> None:
+        io = _core.current_runner().io
+        right.send(b"x")
+        await io.wait_for(left, READ, kept=True)
+        _core.notify_closing(left)
+        assert left.fileno() not in io.waiting
+        if backend == "epoll":
+            assert left.fileno() not in epoll_interest(_core.current_runner())
+
+    run(main)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a kept registration whose fd is closed without notify_closing (say, a socket "
+    "garbage-collected unclosed) stays in io.waiting claiming the kernel registration: the "
+    "fd number's next owner is never registered with epoll and its waiter never wakes",
+)
+def test_kept_registration_of_closed_fd_does_not_starve_next_owner(run, epoll_backend, pair) -> None:
+    # epoll only: the kernel forgets a closed file's registration, while
+    # poll() registrations are by fd number and carry over to the new owner.
+    left, right = pair
+    record: list[object] = []
+
+    async def main() -> None:
+        io = _core.current_runner().io
+        right.send(b"x")
+        await io.wait_for(left, READ, kept=True)
+        number = left.fileno()
+        left.close()  # no task waits on it now, so trio would not need notify_closing
+        new_left, new_right = reuse_number(number)
+        with new_left, new_right:
+            new_right.send(b"y")
+            with tether.move_on_after(10):
+                await _core.wait_readable(new_left)
+                record.append("woken")
+            record.append(_core.current_time())
+
+    run(main)
+    assert record == ["woken", 0.0]
 
 
 # ---------------------------------------------------------------- poll specifics

@@ -263,11 +263,6 @@ def test_pending_ki_with_failing_abort_is_attempted_once(run) -> None:
     assert len(aborts) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a KeyboardInterrupt handed to a nursery's __aexit__ abort stays pending: run() "
-    "raises it a second time (trio clears ki_pending when raise_cancel delivers it)",
-)
 def test_ki_delivered_into_nursery_wait_is_not_raised_again(run) -> None:
     @_core.enable_ki_protection
     async def child() -> None:
