@@ -1,0 +1,118 @@
+"""Memory hygiene of nurseries: a Cancelled escaping a child always stems
+from the nursery's scope or one around it, so the nursery keeps only the
+first (``Nursery._holds_cancelled``) instead of one per child, with its
+traceback and frames, until ``__aexit__``."""
+
+from __future__ import annotations
+
+import gc
+
+import tether
+from tether import _core
+from tether.testing import wait_all_tasks_blocked
+
+CHILDREN = 200
+
+
+def live_cancelled() -> int:
+    gc.collect()
+    return sum(1 for obj in gc.get_objects() if type(obj) is tether.Cancelled)
+
+
+async def holdout(released: list[_core.Task]) -> None:
+    # Stays in the nursery (shielded) until main reschedules it.
+    with _core.CancelScope(shield=True):
+        released.append(_core.current_task())
+        await _core.wait_task_rescheduled(_core.abort_always_succeeds)
+
+
+def test_many_cancelled_children_leave_one_cancelled_in_the_nursery(run) -> None:
+    released: list[_core.Task] = []
+
+    async def main() -> None:
+        async with tether.open_nursery() as nursery:
+            assert nursery._holds_cancelled is False
+            nursery.start_soon(holdout, released)
+            for _ in range(CHILDREN):
+                nursery.start_soon(tether.sleep_forever)
+            await wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+            with _core.CancelScope(shield=True):
+                await wait_all_tasks_blocked()
+                assert len(nursery.child_tasks) == 1  # only the holdout
+                assert nursery._holds_cancelled is True
+                assert [type(e) for e in nursery._pending_excs] == [tether.Cancelled]
+                # The other Cancelled exceptions (and their frames) are gone.
+                assert live_cancelled() == 1
+                _core.reschedule(released[0])
+        assert nursery.cancel_scope.cancelled_caught
+        assert nursery._pending_excs == []
+
+    run(main)
+
+
+def test_child_error_among_cancelled_children_comes_out_alone(run) -> None:
+    async def failing() -> None:
+        await wait_all_tasks_blocked()
+        raise ValueError("child failed")
+
+    async def main() -> None:
+        try:
+            async with tether.open_nursery() as nursery:
+                for _ in range(CHILDREN):
+                    nursery.start_soon(tether.sleep_forever)
+                nursery.start_soon(failing)
+        except BaseExceptionGroup as group:
+            assert [type(e) for e in group.exceptions] == [ValueError]
+            assert nursery._holds_cancelled is True
+        else:
+            raise AssertionError("nursery did not raise")
+
+    run(main)
+
+
+def test_outer_cancellation_passes_through_nursery_once(run) -> None:
+    async def main() -> None:
+        with _core.CancelScope() as outer:
+            async with tether.open_nursery() as nursery:
+                for _ in range(CHILDREN):
+                    nursery.start_soon(tether.sleep_forever)
+                await wait_all_tasks_blocked()
+                outer.cancel()
+                await tether.sleep_forever()
+        assert outer.cancelled_caught
+        assert not nursery.cancel_scope.cancelled_caught
+        assert nursery._holds_cancelled is True
+
+    run(main)
+
+
+def test_non_cancelled_errors_are_all_kept(run) -> None:
+    async def failing(n: int) -> None:
+        raise ValueError(n)
+
+    async def main() -> None:
+        try:
+            async with tether.open_nursery() as nursery:
+                for n in range(5):
+                    nursery.start_soon(failing, n)
+        except BaseExceptionGroup as group:
+            assert sorted(e.args[0] for e in group.exceptions) == [0, 1, 2, 3, 4]
+        else:
+            raise AssertionError("nursery did not raise")
+
+    run(main)
+
+
+def test_cancelled_children_then_clean_exit_leave_nothing_behind(run) -> None:
+    async def main() -> None:
+        for _ in range(3):
+            async with tether.open_nursery() as nursery:
+                for _ in range(CHILDREN):
+                    nursery.start_soon(tether.sleep_forever)
+                await wait_all_tasks_blocked()
+                nursery.cancel_scope.cancel()
+        assert live_cancelled() == 0
+        assert _core.current_statistics().tasks_living == 2  # <init> and main
+
+    run(main)
