@@ -27,11 +27,11 @@ NOT_YET: dict[str, dict[str, str]] = {
     "trio": {
         **dict.fromkeys(
             [
-                "NeedHandshakeError", "SSLListener", "SSLStream", "SocketListener",
-                "SocketStream", "StapledStream", "aclose_forcefully",
-                "open_ssl_over_tcp_listeners", "open_ssl_over_tcp_stream", "open_tcp_listeners",
-                "open_tcp_stream", "open_unix_socket", "serve_listeners", "serve_ssl_over_tcp",
-                "serve_tcp",
+                "NeedHandshakeError", "SSLListener", "SSLStream",
+                "StapledStream", "aclose_forcefully",
+                "open_ssl_over_tcp_listeners", "open_ssl_over_tcp_stream",
+                "serve_ssl_over_tcp",
+
             ],
             _NETWORKING,
         ),
@@ -66,7 +66,7 @@ NOT_YET: dict[str, dict[str, str]] = {
         "trio_test": _DROP_IN,
     },
 }
-MODULES_NOT_YET = {"trio.to_thread": _BLOCKING, "trio.from_thread": _BLOCKING, "trio.socket": _NETWORKING}
+MODULES_NOT_YET = {"trio.to_thread": _BLOCKING, "trio.from_thread": _BLOCKING}
 
 
 def _public_names() -> dict[str, list[str]]:

@@ -6,6 +6,7 @@ the same module path here.
 
 from . import abc as abc
 from . import lowlevel as lowlevel
+from . import socket as socket
 from . import testing as testing
 from ._channel import MemoryChannelStatistics as MemoryChannelStatistics
 from ._channel import MemoryReceiveChannel as MemoryReceiveChannel
@@ -29,6 +30,13 @@ from ._core import current_effective_deadline as current_effective_deadline
 from ._core import current_time as current_time
 from ._core import open_nursery as open_nursery
 from ._core import run as run
+from ._net._serve import serve_listeners as serve_listeners
+from ._net._socket_stream import SocketListener as SocketListener
+from ._net._socket_stream import SocketStream as SocketStream
+from ._net._tcp import open_tcp_listeners as open_tcp_listeners
+from ._net._tcp import open_tcp_stream as open_tcp_stream
+from ._net._tcp import serve_tcp as serve_tcp
+from ._net._unix import open_unix_socket as open_unix_socket
 from ._sync import CapacityLimiter as CapacityLimiter
 from ._sync import CapacityLimiterStatistics as CapacityLimiterStatistics
 from ._sync import Condition as Condition

@@ -98,6 +98,7 @@ def notify_closing(fd: "int | HasFileno") -> None:
 
 
 __all__ = [
+    "READ",
     "RUN",
     "TASK_STATUS_IGNORED",
     "Abort",
@@ -131,6 +132,7 @@ __all__ = [
     "TrioToken",
     "UnboundedQueue",
     "UnboundedQueueStatistics",
+    "WRITE",
     "WouldBlock",
     "abort_always_succeeds",
     "add_instrument",

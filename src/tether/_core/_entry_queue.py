@@ -75,7 +75,7 @@ class EntryQueue:
     ) -> list[tuple[int, int]]:
         self.sleeping = True
         try:
-            if self.has_work() or self.runner.ki_pending:
+            if self.has_work() or (self.runner.ki_pending and not self.runner.ki_refused()):
                 timeout = 0
             events = wait(timeout)
         finally:

@@ -209,6 +209,9 @@ class Runner:
         self.entry_queue = EntryQueue(self)
         self.io.register_wakeup_fd(self.entry_queue.wakeup_read_fd)
         self.ki_pending = False
+        # The abort function of the main task's wait that refused a pending
+        # KeyboardInterrupt: it is not asked again (nor does the loop spin).
+        self.ki_refused_by: Callable[..., Any] | None = None
         self.current: Task | None = None
         self.init_task: Task | None = None
         self.main_task: Task | None = None
@@ -319,6 +322,10 @@ class Runner:
         self.ki_pending = True
         self.entry_queue.wake_loop()
 
+    def ki_refused(self) -> bool:
+        main = self.main_task
+        return main is not None and main._abort_func is self.ki_refused_by
+
     def deliver_pending_ki(self) -> None:
         # Between batches: raise the pending KeyboardInterrupt in the main
         # task if it sits at a checkpoint, or abort its wait if it is blocked.
@@ -342,11 +349,15 @@ class Runner:
                 self.ki_pending = False
                 raise KeyboardInterrupt
 
+            if abort is self.ki_refused_by:
+                return  # this wait refused once; the next checkpoint gets it
             if abort(raise_ki) is not Abort.SUCCEEDED:
+                self.ki_refused_by = abort
                 return
             task._abort_func = None
             self.runq.append(task)
         self.ki_pending = False
+        self.ki_refused_by = None
         task._next_value = None
         task._next_exc = KeyboardInterrupt()
 
@@ -404,7 +415,7 @@ class Runner:
 
     def compute_timeout(self) -> tuple[float, str | None]:
         """How long the next I/O wait may block, and what to do if it was idle."""
-        if self.runq or self.entry_queue.has_work() or self.ki_pending:
+        if self.runq or self.entry_queue.has_work() or (self.ki_pending and not self.ki_refused()):
             return 0.0, None
         deadline = self.next_deadline()
         timeout = self.clock.deadline_to_sleep_time(deadline) if deadline != _inf else _inf

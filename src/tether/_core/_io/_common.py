@@ -11,7 +11,7 @@ from __future__ import annotations
 import types
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, final
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, final
 
 from .._exceptions import BusyResourceError, ClosedResourceError
 from .._traps import Abort, RaiseCancelT, WaitTaskRescheduled
@@ -57,20 +57,44 @@ class WaitingFd:
     waiter wakes: the next wait needs no ``epoll_ctl``.  A direction is
     dropped lazily, when the kernel reports it with nobody waiting.  Kept
     fds must be forgotten (``BaseIOManager.forget``) before they are closed,
-    which tether's sockets do.
+    which tether's sockets do.  The two wait messages (and their abort
+    functions) are made once per fd, not once per wait.
     """
 
-    __slots__ = ("kept", "read_task", "registered", "write_task")
+    __slots__ = (
+        "fd", "kept", "manager", "read_task", "read_trap", "registered", "write_task",
+        "write_trap",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, manager: BaseIOManager, fd: int, kept: bool) -> None:
+        self.manager = manager
+        self.fd = fd
+        self.kept = kept
         self.read_task: Task | None = None
         self.write_task: Task | None = None
         self.registered = 0
-        self.kept = False
+        self.read_trap = WaitTaskRescheduled(self._abort_read)
+        self.write_trap = WaitTaskRescheduled(self._abort_write)
+
+    def _abort_read(self, raise_cancel: RaiseCancelT) -> Abort:
+        self.read_task = None
+        if not self.kept:
+            self.manager._match_waiters(self.fd, self)
+        return Abort.SUCCEEDED
+
+    def _abort_write(self, raise_cancel: RaiseCancelT) -> Abort:
+        self.write_task = None
+        if not self.kept:
+            self.manager._match_waiters(self.fd, self)
+        return Abort.SUCCEEDED
 
 
 READ = 1
 WRITE = 4
+
+
+def _never_called() -> NoReturn:  # pragma: no cover
+    raise AssertionError("an fd wait's abort function never raises")
 
 
 class BaseIOManager:
@@ -100,40 +124,28 @@ class BaseIOManager:
     def wait_for(
         self, fd: int | HasFileno, direction: int, kept: bool = False
     ) -> Generator[Any, Any, None]:
-        number = fd_of(fd)
+        number = fd if type(fd) is int and fd >= 0 else fd_of(fd)
         task = self.runner.current_task()
         waiting = self.waiting.get(number)
         if waiting is None:
-            waiting = self.waiting[number] = WaitingFd()
-            waiting.kept = kept
+            waiting = self.waiting[number] = WaitingFd(self, number, kept)
         if direction == READ:
             if waiting.read_task is not None:
                 raise BusyResourceError("another task is already reading from this fd")
             waiting.read_task = task
+            trap = waiting.read_trap
         else:
             if waiting.write_task is not None:
                 raise BusyResourceError("another task is already writing to this fd")
             waiting.write_task = task
+            trap = waiting.write_trap
         if not waiting.registered & direction:
             try:
                 self.set_mask(number, waiting, waiting.registered | direction)
             except BaseException:
-                self._forget_waiter(number, waiting, direction)
+                trap.abort_func(_never_called)
                 raise
-
-        def abort(_: RaiseCancelT) -> Abort:
-            self._forget_waiter(number, waiting, direction)
-            return Abort.SUCCEEDED
-
-        yield WaitTaskRescheduled(abort)
-
-    def _forget_waiter(self, fd: int, waiting: WaitingFd, direction: int) -> None:
-        if direction == READ:
-            waiting.read_task = None
-        else:
-            waiting.write_task = None
-        if not waiting.kept:
-            self._match_waiters(fd, waiting)
+        yield trap
 
     def _match_waiters(self, fd: int, waiting: WaitingFd) -> None:
         # Register exactly the directions somebody waits for.

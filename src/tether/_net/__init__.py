@@ -1,0 +1,1 @@
+"""Networking: sockets, socket streams, TCP and Unix connections, servers, TLS."""
