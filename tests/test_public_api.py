@@ -47,7 +47,6 @@ NOT_YET: dict[str, dict[str, str]] = {
     "trio.lowlevel": {
         "FdStream": _BLOCKING,
         "open_process": _BLOCKING,
-        "start_thread_soon": _BLOCKING,
         "encode_hostname": _NETWORKING,
         "start_guest_run": _GUEST,
     },
@@ -61,12 +60,10 @@ NOT_YET: dict[str, dict[str, str]] = {
             ],
             _NETWORKING,
         ),
-        "active_thread_count": _BLOCKING,
-        "wait_all_threads_completed": _BLOCKING,
         "trio_test": _DROP_IN,
     },
 }
-MODULES_NOT_YET = {"trio.to_thread": _BLOCKING, "trio.from_thread": _BLOCKING}
+MODULES_NOT_YET: dict[str, str] = {}
 
 
 def _public_names() -> dict[str, list[str]]:

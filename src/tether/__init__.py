@@ -5,9 +5,11 @@ the same module path here.
 """
 
 from . import abc as abc
+from . import from_thread as from_thread
 from . import lowlevel as lowlevel
 from . import socket as socket
 from . import testing as testing
+from . import to_thread as to_thread
 from ._channel import MemoryChannelStatistics as MemoryChannelStatistics
 from ._channel import MemoryReceiveChannel as MemoryReceiveChannel
 from ._channel import MemorySendChannel as MemorySendChannel

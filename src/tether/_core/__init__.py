@@ -53,6 +53,7 @@ from ._run import (
 )
 from ._run_var import RunVar, RunVarToken
 from ._task import Task
+from ._thread_cache import start_thread_soon, start_worker_job
 from ._traps import (
     Abort,
     RaiseCancelT,
@@ -165,6 +166,8 @@ __all__ = [
     "run",
     "sleep_until_trap",
     "spawn_system_task",
+    "start_thread_soon",
+    "start_worker_job",
     "task_unless_cancelled",
     "temporarily_detach_coroutine_object",
     "wait_all_tasks_blocked",
