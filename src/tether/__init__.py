@@ -15,6 +15,7 @@ from ._channel import MemoryReceiveChannel as MemoryReceiveChannel
 from ._channel import MemorySendChannel as MemorySendChannel
 from ._channel import as_safe_channel as as_safe_channel
 from ._channel import open_memory_channel as open_memory_channel
+from ._compat import install as install
 from ._core import TASK_STATUS_IGNORED as TASK_STATUS_IGNORED
 from ._core import BrokenResourceError as BrokenResourceError
 from ._core import BusyResourceError as BusyResourceError
