@@ -408,9 +408,7 @@ class open_memory_channel(tuple["MemorySendChannel[T]", "MemoryReceiveChannel[T]
 
     def __new__(cls, max_buffer_size: int | float) -> Self:
         if max_buffer_size != _inf and not isinstance(max_buffer_size, int):
-            raise TypeError(
-                f"max_buffer_size must be an int or math.inf, not {max_buffer_size!r}"
-            )
+            raise TypeError(f"max_buffer_size must be an int or math.inf, not {max_buffer_size!r}")
         if max_buffer_size < 0:
             raise ValueError(f"max_buffer_size must be >= 0, not {max_buffer_size!r}")
         state: _ChannelState[T] = _ChannelState(max_buffer_size)
@@ -540,9 +538,7 @@ def as_safe_channel(
 
     @asynccontextmanager
     @wraps(fn)
-    async def context_manager(
-        *args: P.args, **kwargs: P.kwargs
-    ) -> AsyncGenerator[ReceiveChannel[T], None]:
+    async def context_manager(*args: P.args, **kwargs: P.kwargs) -> AsyncGenerator[ReceiveChannel[T], None]:
         send_channel, receive_channel = open_memory_channel[T](0)
         try:
             async with open_nursery(strict_exception_groups=True) as nursery:
@@ -563,4 +559,3 @@ def as_safe_channel(
             _raise_keeping_context(single)
 
     return context_manager
-

@@ -95,9 +95,7 @@ class Event:
         return EventStatistics(tasks_waiting=self._lot._count)
 
     def __bool__(self) -> bool:
-        raise NotImplementedError(
-            "an Event cannot be used as a bool; did you mean `event.is_set()`?"
-        )
+        raise NotImplementedError("an Event cannot be used as a bool; did you mean `event.is_set()`?")
 
     def __repr__(self) -> str:
         state = "set" if self._is_set else "unset"
@@ -184,9 +182,7 @@ class _LockImpl:
         try:
             await park_current_task(self._lot)
         except BrokenResourceError:
-            raise BrokenResourceError(
-                f"Owner of this lock exited without releasing: {self._owner}"
-            ) from None
+            raise BrokenResourceError(f"Owner of this lock exited without releasing: {self._owner}") from None
 
     def release(self) -> None:
         """Release the lock, handing it to the first waiting task if any. Not a checkpoint.
@@ -224,10 +220,7 @@ class _LockImpl:
     def __repr__(self) -> str:
         if self._owner is None:
             return f"<unlocked {type(self).__name__} at {id(self):#x}>"
-        return (
-            f"<locked {type(self).__name__} at {id(self):#x}, "
-            f"{self._lot._count} waiting>"
-        )
+        return f"<locked {type(self).__name__} at {id(self):#x}, {self._lot._count} waiting>"
 
 
 @final
@@ -369,9 +362,7 @@ class Condition:
 
     def statistics(self) -> ConditionStatistics:
         """Return a :class:`ConditionStatistics` snapshot."""
-        return ConditionStatistics(
-            tasks_waiting=self._lot._count, lock_statistics=self._lock.statistics()
-        )
+        return ConditionStatistics(tasks_waiting=self._lot._count, lock_statistics=self._lock.statistics())
 
 
 # ---- Semaphore ------------------------------------------------------------------------
@@ -589,9 +580,7 @@ class CapacityLimiter:
 
     def _try_borrow(self, borrower: Task | object) -> bool:
         if borrower in self._borrowers:
-            raise RuntimeError(
-                "this borrower is already holding one of this CapacityLimiter's tokens"
-            )
+            raise RuntimeError("this borrower is already holding one of this CapacityLimiter's tokens")
         if len(self._borrowers) < self._total_tokens and not self._lot._count:
             self._borrowers[borrower] = None
             return True
@@ -646,9 +635,7 @@ class CapacityLimiter:
             RuntimeError: ``borrower`` holds no token.
         """
         if borrower not in self._borrowers:
-            raise RuntimeError(
-                "this borrower isn't holding any of this CapacityLimiter's tokens"
-            )
+            raise RuntimeError("this borrower isn't holding any of this CapacityLimiter's tokens")
         del self._borrowers[borrower]
         self._wake_waiters()
 

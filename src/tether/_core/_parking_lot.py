@@ -38,8 +38,6 @@ _inf: Final = math.inf
 # Compact a lot's deque once it holds this many more dead entries than live ones.
 _DEAD_ENTRY_SLACK: Final = 16
 
-_Abort = Callable[[RaiseCancelT], Abort]
-
 
 class _HasWaitLot(Protocol):
     """A tag for waits made with ``wait_tagged``: it names the lot they wait in."""
@@ -486,9 +484,7 @@ def add_parking_lot_breaker(task: Task, lot: ParkingLot) -> None:
         BrokenResourceError: ``task`` has already exited.
     """
     if _has_exited(task):
-        raise BrokenResourceError(
-            f"Attempted to add already exited task {task!r} as lot breaker."
-        )
+        raise BrokenResourceError(f"Attempted to add already exited task {task!r} as lot breaker.")
     breakers = task._parking_lot_breakers
     if breakers is None:
         task._parking_lot_breakers = [lot]
@@ -508,6 +504,4 @@ def remove_parking_lot_breaker(task: Task, lot: ParkingLot) -> None:
             if registered is lot:
                 del breakers[index]
                 return
-    raise RuntimeError(
-        f"Attempted to remove task {task!r} as breaker for a lot it is not registered for"
-    )
+    raise RuntimeError(f"Attempted to remove task {task!r} as breaker for a lot it is not registered for")
