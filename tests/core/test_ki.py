@@ -225,11 +225,6 @@ def test_restrict_to_checkpoints_defers_sigint_in_unprotected_code(run) -> None:
     assert result.unwrap() == ["not raised, pending=True", "raised at checkpoint"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="deliver_pending_ki retries a FAILED abort on every loop iteration (and keeps the "
-    "loop from sleeping or autojumping) instead of once per block, as trio does",
-)
 def test_pending_ki_with_failing_abort_is_attempted_once(run) -> None:
     aborts: list[int] = []
 
@@ -261,6 +256,77 @@ def test_pending_ki_with_failing_abort_is_attempted_once(run) -> None:
 
     assert capture_run(run, main).unwrap() == ["woken normally", "KeyboardInterrupt at next checkpoint"]
     assert len(aborts) == 1
+
+
+def test_refused_ki_lets_the_clock_autojump(run) -> None:
+    # While the main task's wait refuses the interrupt, the loop must still
+    # sleep (here: autojump to the child's deadline) instead of spinning.
+    async def main() -> list[object]:
+        me = _core.current_task()
+        seen: list[object] = []
+
+        @_core.enable_ki_protection
+        async def child() -> None:
+            await wait_all_tasks_blocked()
+            signal.raise_signal(signal.SIGINT)
+            await tether.sleep(7)
+            _core.reschedule(me)
+
+        async with tether.open_nursery() as nursery:
+            nursery.start_soon(child)
+            await _core.wait_task_rescheduled(lambda raise_cancel: _core.Abort.FAILED)
+            seen.append(_core.current_time())
+            try:
+                await _core.checkpoint()
+            except KeyboardInterrupt:
+                seen.append("KeyboardInterrupt")
+        return seen
+
+    assert capture_run(run, main).unwrap() == [7.0, "KeyboardInterrupt"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Runner.ki_refused_by remembers the refusing abort function by identity: a later "
+    "wait of the main task with the same function is never offered the pending "
+    "KeyboardInterrupt (trio offers it each time the main task blocks)",
+)
+def test_pending_ki_is_offered_again_when_main_blocks_again(run) -> None:
+    seen: list[object] = []
+
+    async def main() -> None:
+        me = _core.current_task()
+        state = {"refuse": True, "blocked": False}
+
+        def abort(raise_cancel: _core.RaiseCancelT) -> _core.Abort:
+            if state["refuse"]:
+                return _core.Abort.FAILED
+            return _core.Abort.SUCCEEDED
+
+        @_core.enable_ki_protection
+        async def child() -> None:
+            await wait_all_tasks_blocked()
+            signal.raise_signal(signal.SIGINT)
+            await _core.checkpoint()
+            _core.reschedule(me)  # ends the first, refusing wait
+            await tether.sleep(10)
+            if state["blocked"]:
+                _core.reschedule(me)  # fallback, so that the test ends
+
+        async with tether.open_nursery() as nursery:
+            nursery.start_soon(child)
+            await _core.wait_task_rescheduled(abort)
+            state["refuse"], state["blocked"] = False, True
+            try:
+                await _core.wait_task_rescheduled(abort)
+                seen.append("woken by the fallback")
+            except KeyboardInterrupt:
+                seen.append("KeyboardInterrupt")
+            state["blocked"] = False
+            seen.append(_core.current_time())
+
+    capture_run(run, main)
+    assert seen == ["KeyboardInterrupt", 0.0]
 
 
 def test_ki_delivered_into_nursery_wait_is_not_raised_again(run) -> None:
