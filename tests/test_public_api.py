@@ -37,8 +37,7 @@ NOT_YET: dict[str, dict[str, str]] = {
         ),
         **dict.fromkeys(
             [
-                "Path", "PosixPath", "Process", "WindowsPath", "open_file",
-                "open_signal_receiver", "run_process", "wrap_file",
+                "Process", "open_signal_receiver", "run_process",
             ],
             _BLOCKING,
         ),

@@ -33,6 +33,8 @@ from ._core import current_effective_deadline as current_effective_deadline
 from ._core import current_time as current_time
 from ._core import open_nursery as open_nursery
 from ._core import run as run
+from ._file_io import open_file as open_file
+from ._file_io import wrap_file as wrap_file
 from ._net._serve import serve_listeners as serve_listeners
 from ._net._socket_stream import SocketListener as SocketListener
 from ._net._socket_stream import SocketStream as SocketStream
@@ -40,6 +42,9 @@ from ._net._tcp import open_tcp_listeners as open_tcp_listeners
 from ._net._tcp import open_tcp_stream as open_tcp_stream
 from ._net._tcp import serve_tcp as serve_tcp
 from ._net._unix import open_unix_socket as open_unix_socket
+from ._path import Path as Path
+from ._path import PosixPath as PosixPath
+from ._path import WindowsPath as WindowsPath
 from ._sync import CapacityLimiter as CapacityLimiter
 from ._sync import CapacityLimiterStatistics as CapacityLimiterStatistics
 from ._sync import Condition as Condition
