@@ -127,12 +127,6 @@ class ClosingTaskWatcher(_core.Instrument):
             self.found.append((task.name, task._ki_protected))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AsyncGenerators._finalizer warns before it schedules the close: with "
-    "ResourceWarning as an error the warning escapes the finalizer and the generator's "
-    "finally never runs (trio warns last for this reason)",
-)
 def test_generator_collected_with_warnings_as_errors_is_still_closed(run, unraisable) -> None:
     record: list[str] = []
 

@@ -487,11 +487,6 @@ def test_unshielding_wakes_children_of_a_nursery_inside(run) -> None:
     assert sorted(record) == ["a", "b"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_exit_corrupted abandons a nested nursery scope without cancelling it: the "
-    "nursery's children keep an out-of-tree, uncancelled scope and can never be cancelled",
-)
 def test_children_of_nursery_abandoned_by_stack_repair_are_cancelled(run) -> None:
     # User code that reaches the branch:
     #     outer.__enter__(); nursery = await manager.__aenter__()

@@ -168,12 +168,6 @@ def test_crash_in_callback_while_loop_sleeps(leftovers) -> None:
     assert leftovers.unraisable == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after a crash, an async generator dropped by _close_abandoned_tasks is finalized "
-    "while the entry queue is still open: its close is queued as a system task that never "
-    "runs ('coroutine _aclose_quietly was never awaited'), and its finally never runs",
-)
 def test_crash_with_suspended_async_generator_leaves_nothing_behind(leftovers) -> None:
     record: list[str] = []
 

@@ -150,11 +150,6 @@ def test_instrument_added_mid_step_sees_that_steps_reschedule(run) -> None:
     assert recorder.scheduled == ["main"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Instruments._refresh looks hooks up on type(instrument) only: hooks set as "
-    "instance attributes are ignored (trio looks them up on the instance)",
-)
 def test_hooks_defined_as_instance_attributes_are_called(run) -> None:
     spawned: list[str] = []
 

@@ -5,6 +5,7 @@ backend forced with ``TETHER_IO_BACKEND=poll``."""
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import select
 import socket
@@ -403,7 +404,7 @@ def test_epoll_event_buffer_grows_when_full(run, epoll_backend) -> None:
 
 
 # ---------------------------------------------------------------- kept registrations
-# tether's own sockets wait with kept=True: the kernel registration outlives
+# tether's own sockets wait with owner=self: the kernel registration outlives
 # the wait and is dropped lazily, when an event arrives with nobody waiting.
 
 
@@ -413,13 +414,13 @@ def test_kept_registration_survives_the_wake(run, backend, pair) -> None:
     async def main() -> None:
         io = _core.current_runner().io
         right.send(b"x")
-        await io.wait_for(left, READ, kept=True)
+        await io.wait_for(left, READ, owner=left)
         waiting = io.waiting[left.fileno()]
         assert waiting.kept and waiting.registered == READ and waiting.read_task is None
         left.recv(10)
         # The next wait needs no new registration.
         with tether.move_on_after(5) as scope:
-            await io.wait_for(left, READ, kept=True)
+            await io.wait_for(left, READ, owner=left)
         assert scope.cancelled_caught
         assert io.waiting[left.fileno()].registered == READ
 
@@ -432,7 +433,7 @@ def test_kept_registration_is_dropped_when_reported_with_nobody_waiting(run, bac
     async def main() -> None:
         io = _core.current_runner().io
         right.send(b"x")
-        await io.wait_for(left, READ, kept=True)
+        await io.wait_for(left, READ, owner=left)
         # Nobody reads: the next poll reports the fd with no waiter.
         await wait_all_tasks_blocked()
         waiting = io.waiting[left.fileno()]
@@ -440,7 +441,7 @@ def test_kept_registration_is_dropped_when_reported_with_nobody_waiting(run, bac
         if backend == "epoll":
             assert left.fileno() not in epoll_interest(_core.current_runner())
         # Waiting again registers afresh and wakes at once (data is there).
-        await io.wait_for(left, READ, kept=True)
+        await io.wait_for(left, READ, owner=left)
         assert waiting.registered == READ
 
     run(main)
@@ -452,7 +453,7 @@ def test_notify_closing_drops_kept_registration(run, backend, pair) -> None:
     async def main() -> None:
         io = _core.current_runner().io
         right.send(b"x")
-        await io.wait_for(left, READ, kept=True)
+        await io.wait_for(left, READ, owner=left)
         _core.notify_closing(left)
         assert left.fileno() not in io.waiting
         if backend == "epoll":
@@ -461,12 +462,6 @@ def test_notify_closing_drops_kept_registration(run, backend, pair) -> None:
     run(main)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a kept registration whose fd is closed without notify_closing (say, a socket "
-    "garbage-collected unclosed) stays in io.waiting claiming the kernel registration: the "
-    "fd number's next owner is never registered with epoll and its waiter never wakes",
-)
 def test_kept_registration_of_closed_fd_does_not_starve_next_owner(run, epoll_backend, pair) -> None:
     # epoll only: the kernel forgets a closed file's registration, while
     # poll() registrations are by fd number and carry over to the new owner.
@@ -476,7 +471,7 @@ def test_kept_registration_of_closed_fd_does_not_starve_next_owner(run, epoll_ba
     async def main() -> None:
         io = _core.current_runner().io
         right.send(b"x")
-        await io.wait_for(left, READ, kept=True)
+        await io.wait_for(left, READ, owner=left)
         number = left.fileno()
         left.close()  # no task waits on it now, so trio would not need notify_closing
         new_left, new_right = reuse_number(number)
@@ -489,6 +484,60 @@ def test_kept_registration_of_closed_fd_does_not_starve_next_owner(run, epoll_ba
 
     run(main)
     assert record == ["woken", 0.0]
+
+
+def test_plain_wait_beside_a_kept_wait_on_the_same_fd(run, backend, pair) -> None:
+    # A socket's own (kept) read and a plain lowlevel wait_writable on the
+    # same fd are a reader and a writer, as in trio: no BusyResourceError.
+    left, right = pair
+    record: list[str] = []
+
+    async def kept_reader() -> None:
+        await _core.current_runner().io.wait_for(left, READ, owner=left)
+        record.append("reader woken")
+
+    async def main() -> None:
+        async with tether.open_nursery() as nursery:
+            nursery.start_soon(kept_reader)
+            await wait_all_tasks_blocked()
+            await _core.wait_writable(left)
+            record.append("writable")
+            right.send(b"x")
+
+    run(main)
+    assert record == ["writable", "reader woken"]
+
+
+def test_kept_registration_of_a_collected_owner_is_replaced(run, backend) -> None:
+    class Owner:
+        def __init__(self, sock: socket.socket) -> None:
+            self.sock = sock
+
+        def fileno(self) -> int:
+            return self.sock.fileno()
+
+    async def main() -> None:
+        io = _core.current_runner().io
+        first, first_peer = socket.socketpair()
+        owner = Owner(first)
+        first_peer.send(b"x")
+        await io.wait_for(owner, READ, owner=owner)
+        number = first.fileno()
+        stale = io.waiting[number]
+        first.close()  # without forget, then the owner goes away
+        first_peer.close()
+        del owner
+        gc.collect()
+        second, second_peer = reuse_number(number)
+        with second, second_peer:
+            new_owner = Owner(second)
+            second_peer.send(b"y")
+            with tether.fail_after(5):
+                await io.wait_for(new_owner, READ, owner=new_owner)
+            assert io.waiting[number] is not stale
+            _core.notify_closing(second)
+
+    run(main)
 
 
 # ---------------------------------------------------------------- poll specifics

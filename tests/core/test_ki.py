@@ -190,6 +190,21 @@ def test_pending_ki_at_end_of_run_is_raised_by_run(run) -> None:
     assert type(result.error) is KeyboardInterrupt
 
 
+def test_pending_ki_at_end_of_failed_run_keeps_the_error_as_context(run) -> None:
+    @_core.enable_ki_protection
+    def protected() -> None:
+        signal.raise_signal(signal.SIGINT)
+
+    async def main() -> None:
+        protected()
+        raise ValueError("main failed")
+
+    result = capture_run(run, main)
+    assert isinstance(result, outcome.Error)
+    assert type(result.error) is KeyboardInterrupt
+    assert isinstance(result.error.__context__, ValueError)
+
+
 def test_sigint_in_run_sync_soon_callback_is_deferred(run) -> None:
     seen: list[str] = []
 
@@ -285,12 +300,6 @@ def test_refused_ki_lets_the_clock_autojump(run) -> None:
     assert capture_run(run, main).unwrap() == [7.0, "KeyboardInterrupt"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Runner.ki_refused_by remembers the refusing abort function by identity: a later "
-    "wait of the main task with the same function is never offered the pending "
-    "KeyboardInterrupt (trio offers it each time the main task blocks)",
-)
 def test_pending_ki_is_offered_again_when_main_blocks_again(run) -> None:
     seen: list[object] = []
 

@@ -43,8 +43,20 @@ class AsyncGenerators:
 
     def _finalizer(self, agen: AsyncGenerator[Any, Any]) -> None:
         # Called by the garbage collector, possibly in another thread.
+        # Schedule the close first: the warning may be turned into an error.
         from ._run import spawn_system_task
 
+        def close_it() -> None:
+            spawn_system_task(_aclose_quietly, agen, name=f"close {_name_of(agen)}")
+
+        try:
+            runner = self.runner
+            nursery = runner.system_nursery
+            if runner.finished or nursery is None or nursery._closed:
+                raise RunFinishedError
+            runner.entry_queue.submit(close_it, (), False)
+        except RunFinishedError:
+            _close_synchronously(agen)
         warnings.warn(
             f"Async generator {_name_of(agen)!r} was garbage collected before it had been "
             "exhausted. Surround its use in 'async with aclosing(...):' to ensure that it "
@@ -53,17 +65,6 @@ class AsyncGenerators:
             stacklevel=2,
             source=agen,
         )
-
-        def close_it() -> None:
-            spawn_system_task(_aclose_quietly, agen, name=f"close {_name_of(agen)}")
-
-        try:
-            runner = self.runner
-            if runner.system_nursery is None or runner.system_nursery._closed:
-                raise RunFinishedError
-            runner.entry_queue.submit(close_it, (), False)
-        except RunFinishedError:
-            _close_synchronously(agen)
 
     async def finalize_remaining(self) -> None:
         # Close younger generators first: they are likelier to be iterating

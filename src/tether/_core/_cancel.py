@@ -268,6 +268,9 @@ class CancelScope:
             while inner is not self and inner._parent is not None:
                 outer = inner._parent
                 if inner._state is _ACTIVE:
+                    # Cancel it first: tasks still inside it (a nested
+                    # nursery's children) must not be left uncancellable.
+                    inner._cancel_with("unknown", None, "cancel scope stack corrupted")
                     inner._detach()
                     inner._state = _ABANDONED
                 inner = outer

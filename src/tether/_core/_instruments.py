@@ -41,6 +41,14 @@ class _ReportingRunQueue(list["Task"]):
         self.instruments.call("task_scheduled", task)
 
 
+def _defines(instrument: object, hook: str) -> bool:
+    # Overridden in a subclass, or set on the instance (as trio allows).
+    method = getattr(instrument, hook, None)
+    if method is None:
+        return False
+    return getattr(method, "__func__", method) is not getattr(Instrument, hook)
+
+
 class Instruments:
     __slots__ = ("_installed", *HOOKS)
 
@@ -77,9 +85,7 @@ class Instruments:
     def _refresh(self) -> None:
         for hook in HOOKS:
             users = [
-                instrument
-                for instrument in self._installed
-                if getattr(type(instrument), hook, None) not in (None, getattr(Instrument, hook))
+                instrument for instrument in self._installed if _defines(instrument, hook)
             ]
             setattr(self, hook, users or None)
 

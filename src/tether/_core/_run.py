@@ -281,6 +281,8 @@ class Runner:
     def reschedule_value(self, task: Task, value: object) -> None:
         if task._abort_func is None:
             raise RuntimeError(f"can't reschedule {task!r}: it is not blocked")
+        if self.ki_pending and task is self.main_task:
+            self.ki_refused_by = None  # its next wait is offered the interrupt again
         task._abort_func = None
         task._next_value = value
         self.runq.append(task)
@@ -288,6 +290,8 @@ class Runner:
     def reschedule_error(self, task: Task, error: BaseException) -> None:
         if task._abort_func is None:
             raise RuntimeError(f"can't reschedule {task!r}: it is not blocked")
+        if self.ki_pending and task is self.main_task:
+            self.ki_refused_by = None
         task._abort_func = None
         task._next_exc = error
         self.runq.append(task)
@@ -752,6 +756,7 @@ def run(
         while not runner.finished:
             runner.iterate()
     except BaseException as error:
+        runner.finished = True
         _close_abandoned_tasks(runner)
         raise TrioInternalError("internal error in tether - please report it") from error
     finally:

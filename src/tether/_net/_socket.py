@@ -341,12 +341,12 @@ class SocketType:
 
     async def wait_writable(self) -> None:
         """Block until the socket is writable. A checkpoint."""
-        await _core.current_runner().io.wait_for(self._sock, _WRITE, True)
+        await _core.current_runner().io.wait_for(self._fd, _WRITE, self)
 
     def _wait(self, direction: int) -> Awaitable[None]:
         # Callers are inside a task (they checked), so the runner exists.
         waiting: Awaitable[None] = _RUN.runner.io.wait_for(  # type: ignore[union-attr]
-            self._fd, direction, True
+            self._fd, direction, self
         )
         return waiting
 

@@ -9,6 +9,7 @@ how they tell the kernel which directions are wanted.
 from __future__ import annotations
 
 import types
+import weakref
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, final
@@ -62,14 +63,18 @@ class WaitingFd:
     """
 
     __slots__ = (
-        "fd", "kept", "manager", "read_task", "read_trap", "registered", "write_task",
+        "fd", "kept", "manager", "owner", "read_task", "read_trap", "registered", "write_task",
         "write_trap",
     )
 
-    def __init__(self, manager: BaseIOManager, fd: int, kept: bool) -> None:
+    def __init__(self, manager: BaseIOManager, fd: int, owner: object) -> None:
         self.manager = manager
         self.fd = fd
-        self.kept = kept
+        self.kept = owner is not None
+        # A weak reference to the socket object whose registration is kept:
+        # if the fd number is met again with another owner, the old socket
+        # was closed without telling us, and the registration is stale.
+        self.owner = None if owner is None else weakref.ref(owner)
         self.read_task: Task | None = None
         self.write_task: Task | None = None
         self.registered = 0
@@ -122,13 +127,31 @@ class BaseIOManager:
 
     @types.coroutine
     def wait_for(
-        self, fd: int | HasFileno, direction: int, kept: bool = False
+        self, fd: int | HasFileno, direction: int, owner: object = None
     ) -> Generator[Any, Any, None]:
+        """Wait until ``fd`` is ready for ``direction`` (READ or WRITE).
+
+        ``owner`` (a tether socket) asks to keep the kernel registration
+        after the wait; the owner must call ``forget`` before closing the fd.
+        """
         number = fd if type(fd) is int and fd >= 0 else fd_of(fd)
         task = self.runner.current_task()
         waiting = self.waiting.get(number)
         if waiting is None:
-            waiting = self.waiting[number] = WaitingFd(self, number, kept)
+            waiting = self.waiting[number] = WaitingFd(self, number, owner)
+        elif waiting.owner is not None:
+            current_owner = waiting.owner()
+            # The owner's own waits take the fast path: it forgets the fd
+            # before closing it.  Otherwise a dead owner, another owner, or
+            # an owner whose fd is no longer this number means the fd was
+            # closed behind our back; a plain wait beside a live owner
+            # shares its record.
+            if current_owner is not owner and (
+                current_owner is None
+                or owner is not None
+                or current_owner.fileno() != number  # type: ignore[attr-defined]
+            ):
+                waiting = self._replace_stale(number, waiting, owner)
         if direction == READ:
             if waiting.read_task is not None:
                 raise BusyResourceError("another task is already reading from this fd")
@@ -146,6 +169,20 @@ class BaseIOManager:
                 trap.abort_func(_never_called)
                 raise
         yield trap
+
+    def _replace_stale(self, fd: int, stale: WaitingFd, owner: object) -> WaitingFd:
+        # The fd number was closed behind our back and now belongs to
+        # someone else: the kernel forgot the old registration.
+        if stale.read_task is not None or stale.write_task is not None:
+            raise BusyResourceError(f"fd {fd} is still being waited on by its previous owner")
+        fresh = self.waiting[fd] = WaitingFd(self, fd, owner)
+        fresh.registered = 0
+        if stale.registered:
+            try:
+                self.set_mask(fd, stale, 0)
+            except OSError:
+                pass
+        return fresh
 
     def _match_waiters(self, fd: int, waiting: WaitingFd) -> None:
         # Register exactly the directions somebody waits for.

@@ -14,7 +14,6 @@ from typing import final
 from ._common import BaseIOManager, WaitingFd
 
 
-
 @final
 class EpollIOManager(BaseIOManager):
     backend = "epoll"
