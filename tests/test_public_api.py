@@ -59,7 +59,6 @@ NOT_YET: dict[str, dict[str, str]] = {
             ],
             _NETWORKING,
         ),
-        "trio_test": _DROP_IN,
     },
 }
 MODULES_NOT_YET: dict[str, str] = {}

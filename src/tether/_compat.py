@@ -87,13 +87,28 @@ def _import_if_present(module_name: str) -> None:
 
 
 def _add_scheduler_randomness_hooks() -> None:
-    # pytest-trio, when hypothesis is installed, registers
-    # trio._core._run._r with hypothesis and sets
-    # _ALLOW_DETERMINISTIC_SCHEDULING.  tether's scheduler makes no random
-    # choices, so both are inert here; they only have to exist.
+    # Reached through trio's name by code outside tether (docs/guide.md,
+    # "the de-facto API"): pytest-trio registers trio._core._run._r with
+    # hypothesis and sets _ALLOW_DETERMINISTIC_SCHEDULING; real trio's
+    # installed metadata declares the hypothesis plugin
+    # trio._core._run:_hypothesis_plugin_setup, which `import hypothesis`
+    # loads.  tether's scheduler makes no random choices, so all three only
+    # have to exist (and must not break).
     from tether._core import _run
 
     if not hasattr(_run, "_r"):
         setattr(_run, "_r", random.Random())  # noqa: B010 (a module attribute mypy does not know)
     if not hasattr(_run, "_ALLOW_DETERMINISTIC_SCHEDULING"):
         setattr(_run, "_ALLOW_DETERMINISTIC_SCHEDULING", False)  # noqa: B010
+    if not hasattr(_run, "_hypothesis_plugin_setup"):
+        setattr(_run, "_hypothesis_plugin_setup", _hypothesis_plugin_setup)  # noqa: B010
+
+
+def _hypothesis_plugin_setup() -> None:
+    """What hypothesis calls through real trio's entry point, under install()."""
+    from hypothesis import register_random
+
+    from tether._core import _run
+
+    setattr(_run, "_ALLOW_DETERMINISTIC_SCHEDULING", True)  # noqa: B010
+    register_random(getattr(_run, "_r"))  # noqa: B009

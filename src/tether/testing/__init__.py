@@ -7,3 +7,4 @@ from .._threads import wait_all_threads_completed as wait_all_threads_completed
 from ._checkpoints import assert_checkpoints as assert_checkpoints
 from ._checkpoints import assert_no_checkpoints as assert_no_checkpoints
 from ._sequencer import Sequencer as Sequencer
+from ._trio_test import trio_test as trio_test
