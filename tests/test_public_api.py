@@ -44,7 +44,6 @@ NOT_YET: dict[str, dict[str, str]] = {
         **dict.fromkeys(["DTLSChannel", "DTLSChannelStatistics", "DTLSEndpoint"], _DTLS),
     },
     "trio.lowlevel": {
-        "FdStream": _BLOCKING,
         "open_process": _BLOCKING,
         "encode_hostname": _NETWORKING,
         "start_guest_run": _GUEST,
