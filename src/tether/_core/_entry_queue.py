@@ -70,31 +70,12 @@ class EntryQueue:
     def size(self) -> int:
         return len(self.queue) + len(self.idempotent)
 
-    def sleep_in(
-        self, wait: Callable[[float], list[tuple[int, int]]], timeout: float
-    ) -> list[tuple[int, int]]:
-        self.sleeping = True
+    def drain_wakeup(self) -> None:
         try:
-            if self.has_work() or (self.runner.ki_pending and not self.runner.ki_refused()):
-                timeout = 0
-            events = wait(timeout)
-        finally:
-            self.sleeping = False
-        if events:
-            self._drain_if_woken(events)
-        return events
-
-    def _drain_if_woken(self, events: list[tuple[int, int]]) -> None:
-        read_fd = self.wakeup_read_fd
-        for index, (fd, _) in enumerate(events):
-            if fd == read_fd:
-                try:
-                    while os.read(read_fd, 4096):
-                        pass
-                except BlockingIOError:
-                    pass
-                del events[index]
-                return
+            while os.read(self.wakeup_read_fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
 
     def run_callbacks(self) -> None:
         # Run what is queued now; callbacks queued meanwhile wait for the

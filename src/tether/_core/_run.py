@@ -419,9 +419,15 @@ class Runner:
 
     def compute_timeout(self) -> tuple[float, str | None]:
         """How long the next I/O wait may block, and what to do if it was idle."""
-        if self.runq or self.entry_queue.has_work() or (self.ki_pending and not self.ki_refused()):
+        entry_queue = self.entry_queue
+        if (
+            self.runq
+            or entry_queue.queue
+            or entry_queue.idempotent
+            or (self.ki_pending and not self.ki_refused())
+        ):
             return 0.0, None
-        deadline = self.next_deadline()
+        deadline = self.next_deadline() if self.deadlines else _inf
         timeout = self.clock.deadline_to_sleep_time(deadline) if deadline != _inf else _inf
         idle_action = None
         if self.waiting_for_idle:
@@ -432,17 +438,33 @@ class Runner:
             # Only with no wait_all_tasks_blocked() callers: those wake
             # without the clock moving.
             timeout, idle_action = self.autojump_threshold, "autojump"
-        return max(0.0, min(timeout, _MAX_TIMEOUT)), idle_action
+        if timeout > _MAX_TIMEOUT:
+            timeout = _MAX_TIMEOUT
+        return (timeout if timeout > 0 else 0.0), idle_action
 
     def wait_for_io(self, timeout: float) -> None:
         instruments = self.instruments
         if instruments.before_io_wait is not None:
             instruments.call("before_io_wait", timeout)
-        io_wait = self.io.wait
-        events = self.entry_queue.sleep_in(io_wait, timeout) if timeout > 0 else io_wait(0)
+        io = self.io
+        if timeout > 0:
+            # Set before the last look at the queue: a thread that queues a
+            # callback after that look sees it and writes the wake-up pipe.
+            entry_queue = self.entry_queue
+            entry_queue.sleeping = True
+            try:
+                if entry_queue.queue or entry_queue.idempotent or (
+                    self.ki_pending and not self.ki_refused()
+                ):
+                    timeout = 0
+                events = io.wait(timeout)
+            finally:
+                entry_queue.sleeping = False
+        else:
+            events = io.wait(0)
         self.steps_since_io_poll = 0
         if events:
-            self.io.process_events(events)
+            io.process_events(events)
         if instruments.after_io_wait is not None:
             instruments.call("after_io_wait", timeout)
 
@@ -470,14 +492,15 @@ class Runner:
         if not self.runq or self.steps_since_io_poll >= _STEPS_BETWEEN_IO_POLLS:
             timeout, idle_action = self.compute_timeout()
             self.wait_for_io(timeout)
-            self.expire_deadlines()
-            self.entry_queue.run_callbacks()
-            self.handle_idle(idle_action)
         else:
-            if self.deadlines:
-                self.expire_deadlines()
-            if self.entry_queue.has_work():
-                self.entry_queue.run_callbacks()
+            idle_action = None
+        entry_queue = self.entry_queue
+        if self.deadlines:
+            self.expire_deadlines()
+        if entry_queue.queue or entry_queue.idempotent:
+            entry_queue.run_callbacks()
+        if idle_action is not None:
+            self.handle_idle(idle_action)
         self.run_batches()
 
     def run_batches(self) -> None:

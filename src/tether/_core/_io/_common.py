@@ -110,6 +110,7 @@ class BaseIOManager:
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
         self.waiting: dict[int, WaitingFd] = {}
+        self.wakeup_fd = -1
 
     # Backends implement these four.
     def register_wakeup_fd(self, fd: int) -> None:
@@ -199,6 +200,8 @@ class BaseIOManager:
         for fd, flags in events:
             waiting = self.waiting.get(fd)
             if waiting is None:
+                if fd == self.wakeup_fd:
+                    self.runner.entry_queue.drain_wakeup()
                 continue
             idle = 0
             if flags & ~WRITE:

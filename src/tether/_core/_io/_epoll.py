@@ -21,9 +21,12 @@ class EpollIOManager(BaseIOManager):
     def __init__(self, runner: object) -> None:
         super().__init__(runner)  # type: ignore[arg-type]
         self._epoll = select.epoll()
-        self._max_events = 1024
+        # Up to FD_SETSIZE - 1 events per call; level-triggered, so any
+        # others are reported by the next call.
+        self.wait = self._epoll.poll  # type: ignore[method-assign]
 
     def register_wakeup_fd(self, fd: int) -> None:
+        self.wakeup_fd = fd
         self._epoll.register(fd, select.EPOLLIN)
 
     def set_mask(self, fd: int, waiting: WaitingFd, mask: int) -> None:
@@ -49,12 +52,6 @@ class EpollIOManager(BaseIOManager):
                 raise OSError(errno.EBADF, f"bad file descriptor {fd}: is it closed?") from None
             raise
         waiting.registered = mask
-
-    def wait(self, timeout: float) -> list[tuple[int, int]]:
-        events = self._epoll.poll(timeout, self._max_events)
-        if len(events) == self._max_events:
-            self._max_events *= 2
-        return events
 
     def close(self) -> None:
         self._epoll.close()

@@ -18,6 +18,7 @@ class PollIOManager(BaseIOManager):
         self._poll = select.poll()
 
     def register_wakeup_fd(self, fd: int) -> None:
+        self.wakeup_fd = fd
         self._poll.register(fd, select.POLLIN)
 
     def set_mask(self, fd: int, waiting: WaitingFd, mask: int) -> None:
