@@ -37,14 +37,13 @@ NOT_YET: dict[str, dict[str, str]] = {
         ),
         **dict.fromkeys(
             [
-                "Process", "open_signal_receiver", "run_process",
+                "open_signal_receiver",
             ],
             _BLOCKING,
         ),
         **dict.fromkeys(["DTLSChannel", "DTLSChannelStatistics", "DTLSEndpoint"], _DTLS),
     },
     "trio.lowlevel": {
-        "open_process": _BLOCKING,
         "encode_hostname": _NETWORKING,
         "start_guest_run": _GUEST,
     },

@@ -45,6 +45,8 @@ from ._net._unix import open_unix_socket as open_unix_socket
 from ._path import Path as Path
 from ._path import PosixPath as PosixPath
 from ._path import WindowsPath as WindowsPath
+from ._subprocess import Process as Process
+from ._subprocess import run_process as run_process
 from ._sync import CapacityLimiter as CapacityLimiter
 from ._sync import CapacityLimiterStatistics as CapacityLimiterStatistics
 from ._sync import Condition as Condition
