@@ -18,7 +18,6 @@ import pytest
 API_FILE = Path(__file__).parent / "data" / "trio-0.35-public-api.txt"
 
 _NETWORKING = "issue 5 (networking)"
-_BLOCKING = "issue 6 (threads, files, subprocesses, signals)"
 _DROP_IN = "issue 7 (drop-in and testing toolkit)"
 _GUEST = "issue 8 (guest mode)"
 _DTLS = "not yet filed: DTLS (needs pyOpenSSL)"
@@ -34,12 +33,6 @@ NOT_YET: dict[str, dict[str, str]] = {
 
             ],
             _NETWORKING,
-        ),
-        **dict.fromkeys(
-            [
-                "open_signal_receiver",
-            ],
-            _BLOCKING,
         ),
         **dict.fromkeys(["DTLSChannel", "DTLSChannelStatistics", "DTLSEndpoint"], _DTLS),
     },

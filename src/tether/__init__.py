@@ -45,6 +45,7 @@ from ._net._unix import open_unix_socket as open_unix_socket
 from ._path import Path as Path
 from ._path import PosixPath as PosixPath
 from ._path import WindowsPath as WindowsPath
+from ._signals import open_signal_receiver as open_signal_receiver
 from ._subprocess import Process as Process
 from ._subprocess import run_process as run_process
 from ._sync import CapacityLimiter as CapacityLimiter
