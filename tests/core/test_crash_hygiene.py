@@ -212,3 +212,42 @@ def close_unstarted(code: types.CodeType) -> int:
             candidate.close()
             count += 1
     return count
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a run_sync_soon callback that raises while EntryQueue.close() runs the last "
+    "queued callbacks aborts _RunContext.__exit__ half-way: RUN.runner stays set (every "
+    "later run() in the thread says 'run() from inside a run()'), sniffio still says trio, "
+    "and the I/O manager is never closed",
+)
+def test_callback_raising_at_close_still_releases_the_thread() -> None:
+    # Deterministic stand-in for a thread whose callback lands just as the
+    # run finishes: after_run queues it, close() runs it.
+    class QueuesLateCallback(_core.Instrument):
+        token: _core.TrioToken
+
+        def after_run(self) -> None:
+            self.token.run_sync_soon(boom)
+
+    late = QueuesLateCallback()
+
+    async def main() -> None:
+        late.token = _core.current_trio_token()
+
+    async def again() -> str:
+        return "ran"
+
+    try:
+        with pytest.raises(tether.TrioInternalError):
+            tether.run(main, instruments=[late])
+        assert _core.RUN.runner is None
+        assert sniffio.thread_local.name is None
+        assert tether.run(again) == "ran"
+    finally:
+        # Undo what a failed __exit__ left behind, for the tests after this one.
+        stuck = _core.RUN.runner
+        if stuck is not None:
+            stuck.io.close()
+            _core.RUN.runner = None
+            sniffio.thread_local.name = None

@@ -380,7 +380,7 @@ def test_epoll_wait_on_closed_fd_raises_ebadf_and_forgets_waiter(run, epoll_back
     run(main)
 
 
-def test_more_ready_fds_than_one_poll_returns_all_wake(run, epoll_backend) -> None:
+def test_more_ready_fds_than_one_poll_returns_all_wake(run, epoll_backend, request) -> None:
     # epoll reports at most FD_SETSIZE - 1 events per call; being
     # level-triggered, the rest come with the next call.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -388,6 +388,7 @@ def test_more_ready_fds_than_one_poll_returns_all_wake(run, epoll_backend) -> No
         if hard != resource.RLIM_INFINITY and hard < 4096:
             pytest.skip("needs 4096 file descriptors (RLIMIT_NOFILE)")
         resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
+        request.addfinalizer(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)))
     pairs = [socket.socketpair() for _ in range(1100)]
     record: list[str] = []
 
