@@ -131,3 +131,27 @@ def test_closing_a_channel_handle_fails_only_its_live_waiters(run: Run) -> None:
 
     run(main)
     assert record == [("mine", "closed"), ("other", "value")]
+
+
+def test_lazily_created_queue_keeps_tasks_reparked_into_it(run: Run) -> None:
+    # The target lot had never been parked in: repark creates its queue, and
+    # the next park must append to that queue, not start a new one.
+    old_lot = lowlevel.ParkingLot()
+    new_lot = lowlevel.ParkingLot()
+    parked: list[lowlevel.Task] = []
+
+    async def parker(lot: lowlevel.ParkingLot) -> None:
+        parked.append(lowlevel.current_task())
+        await lot.park()
+
+    async def main() -> None:
+        async with tether.open_nursery() as nursery:
+            nursery.start_soon(parker, old_lot)
+            await wait_all_tasks_blocked()
+            old_lot.repark_all(new_lot)
+            nursery.start_soon(parker, new_lot)
+            await wait_all_tasks_blocked()
+            assert len(new_lot) == 2
+            assert new_lot.unpark_all() == parked
+
+    run(main)

@@ -240,11 +240,7 @@ class ParkingLot:
         tasks = self._pop_count(count)
         if not tasks:
             return
-        if new_lot.broken_by:
-            error = f"Parking lot broken by {new_lot.broken_by[0]}"
-            for task in tasks:
-                task._runner.reschedule_error(task, BrokenResourceError(error))
-            return
+        # As in trio, tasks moved into a broken lot stay parked there.
         aborts = new_lot._aborts
         if aborts is None:
             aborts = new_lot._aborts = deque()
@@ -429,10 +425,11 @@ def park_current_task(lot: ParkingLot) -> Awaitable[None]:
     task = runner.current
     abort = _MethodType(_abort_parked, task)
     aborts = lot._aborts
+    if aborts is None:
+        aborts = lot._aborts = deque()
     message = lot._message
     wait = lot._wait
-    if aborts is None or message is None or wait is None:
-        aborts = lot._aborts = deque()
+    if message is None or wait is None:
         message = lot._message = WaitTaskRescheduled(_abort_parked)  # type: ignore[arg-type]
         wait = lot._wait = _YieldOnce((message,))
     aborts.append(abort)
