@@ -112,6 +112,17 @@ class Process:
     encoding: Final = None
     errors: Final = None
 
+    args: Command
+    pid: int
+    stdin: SendStream | None
+    stdout: ReceiveStream | None
+    stderr: ReceiveStream | None
+    stdio: Stream | None
+    _popen: subprocess.Popen[bytes]
+    _wait_lock: Lock
+    _pidfd: int | None
+    _exited: Event | None  # without a pidfd: set when a waitid() thread saw the exit
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError(
             "tether.Process has no public constructor; use "
@@ -128,18 +139,17 @@ class Process:
     ) -> Process:
         self = cls.__new__(cls)
         self._popen = popen
-        self.args: Command = popen.args
-        self.pid: int = popen.pid
+        self.args = popen.args
+        self.pid = popen.pid
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
-        self.stdio: Stream | None = None
+        self.stdio = None
         if stdin is not None and stdout is not None:
             self.stdio = _StdioStream(stdin, stdout)
         self._wait_lock = Lock()
         self._pidfd = _open_pidfd(popen.pid)
-        # Without a pidfd: set when a waitid() thread saw the child exit.
-        self._exited: Event | None = None
+        self._exited = None
         return self
 
     def __repr__(self) -> str:
@@ -159,7 +169,7 @@ class Process:
         Negative for a process killed by a signal (``-signal.SIGTERM``, ...).
         Always current: no need to call ``poll()`` or ``wait()`` first.
         """
-        code = self._popen.poll()
+        code: int | None = self._popen.poll()
         if code is not None:
             self._close_pidfd()
         return code
@@ -193,7 +203,7 @@ class Process:
                 # The child has exited: this reaps it without blocking.
                 self._popen.wait()
                 self._close_pidfd()
-        code = self._popen.returncode
+        code: int | None = self._popen.returncode
         assert code is not None
         return code
 

@@ -211,6 +211,17 @@ class _ThreadJob(Generic[T]):
         if task is not None:
             task._runner.reschedule_value(task, self)
 
+    # In the waiting task, once the thread reported back.
+    def unwrap(self) -> T:
+        error = self.error
+        if error is not None:
+            self.error = None  # no cycle through the traceback
+            try:
+                raise error
+            finally:
+                del error
+        return self.result  # type: ignore[return-value]
+
     # In the loop, when the waiting task is cancelled.
     def abort(self, raise_cancel: RaiseCancelT) -> Abort:
         self.raise_cancel = raise_cancel  # seen by from_thread.check_cancelled
@@ -291,7 +302,7 @@ async def to_thread_run_sync(
     if limiter is None:
         limiter = state.limiter
     token = runner.trio_token or current_trio_token()
-    job = _ThreadJob(sync_fn, args, task, abandon, limiter, token)
+    job: _ThreadJob[T] = _ThreadJob(sync_fn, args, task, abandon, limiter, token)
     if sniffio.current_async_library_cvar.get(None) is not None:
         # Someone set the cvar: the thread must not believe it runs async code.
         job.context.run(sniffio.current_async_library_cvar.set, None)
@@ -314,14 +325,8 @@ async def to_thread_run_sync(
         while True:
             message = await wait_task_rescheduled(abort)
             if message is job:
-                error = job.error
-                if error is not None:
-                    job.error = None  # no cycle through the traceback
-                    try:
-                        raise error
-                    finally:
-                        del error, job
-                return job.result  # type: ignore[return-value]
+                result: T = job.unwrap()
+                return result
             await message.serve_in_host_task()
     finally:
         state.thread_done()

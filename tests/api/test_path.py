@@ -97,7 +97,10 @@ def test_queries(rrun, impl, tmp_path) -> None:
             await base.is_mount(),
         )
 
-    assert rrun(main) == (True, False, True, True, True, False, False, False, False, 1, True, True, True, False)
+    assert rrun(main) == (
+        (True, False, True, True, True, False, False, False, False)
+        + (1, True, True, True, False)
+    )
 
 
 def test_methods_returning_paths_return_tether_paths(rrun, impl, tmp_path) -> None:

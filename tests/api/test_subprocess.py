@@ -245,7 +245,12 @@ def test_cancelled_run_process_uses_deliver_cancel(rrun, impl) -> None:
 
 
 def test_cancelled_run_process_kills_after_sigterm_is_ignored(impl) -> None:
-    code = "import signal, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\nwhile True: time.sleep(1)"
+    code = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ready', flush=True)\n"
+        "while True: time.sleep(1)"
+    )
 
     async def main():
         async with impl.open_nursery() as nursery:
