@@ -1,11 +1,18 @@
 """Memory hygiene of nurseries: a Cancelled escaping a child always stems
 from the nursery's scope or one around it, so the nursery keeps only the
 first (``Nursery._holds_cancelled``) instead of one per child, with its
-traceback and frames, until ``__aexit__``."""
+traceback and frames, until ``__aexit__``.  And the common paths free their
+objects by reference counting alone: no reference cycles for the collector
+(a cycle through a frame keeps every local of that frame alive until the
+next collection)."""
 
 from __future__ import annotations
 
 import gc
+import types
+from collections.abc import Awaitable, Callable
+
+import pytest
 
 import tether
 from tether import _core
@@ -123,3 +130,108 @@ def test_cancelled_children_then_clean_exit_leave_nothing_behind(run) -> None:
         assert _core.current_statistics().tasks_living == 2  # <init> and main
 
     run(main)
+
+
+# ---------------------------------------------------------------- cyclic garbage
+
+
+def describe(obj: object) -> str:
+    if isinstance(obj, types.FrameType):
+        return f"frame {obj.f_code.co_name}"
+    return type(obj).__name__
+
+
+async def cyclic_garbage_of(scenario: Callable[[], Awaitable[object]]) -> list[str]:
+    """What ``scenario()`` leaves for the cycle collector (after a warm-up run)."""
+    await scenario()
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    gc.disable()
+    try:
+        await scenario()
+        gc.collect()
+        return sorted(describe(obj) for obj in gc.garbage)
+    finally:
+        gc.garbage.clear()
+        gc.set_debug(0)
+        gc.enable()
+
+
+def test_checkpoints_and_sleeps_leave_no_cyclic_garbage(run) -> None:
+    async def scenario() -> None:
+        for _ in range(10):
+            await _core.checkpoint()
+        await tether.sleep(1)
+
+    async def main() -> list[str]:
+        return await cyclic_garbage_of(scenario)
+
+    assert run(main) == []
+
+
+def test_move_on_after_leaves_no_cyclic_garbage(run) -> None:
+    async def scenario() -> None:
+        with tether.move_on_after(1):
+            await tether.sleep_forever()
+
+    async def main() -> list[str]:
+        return await cyclic_garbage_of(scenario)
+
+    assert run(main) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="CancelScope._nursery and Nursery.cancel_scope point at each other: every "
+    "nursery (with its children set and error list) is left to the cycle collector",
+)
+def test_nursery_leaves_no_cyclic_garbage(run) -> None:
+    async def scenario() -> None:
+        async with tether.open_nursery() as nursery:
+            nursery.start_soon(tether.sleep, 1)
+
+    async def main() -> list[str]:
+        return await cyclic_garbage_of(scenario)
+
+    assert run(main) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Runner.run_batches keeps the escaping exception's original traceback in its "
+    "local 'traceback', whose first entry is run_batches' own frame: a frame-traceback "
+    "cycle that holds the batch, its tasks and their exceptions until the next collection",
+)
+def test_task_exiting_with_cancelled_leaves_loop_frames_alone(run) -> None:
+    async def scenario() -> None:
+        async with tether.open_nursery() as nursery:
+            nursery.start_soon(tether.sleep_forever)
+            await wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+
+    async def main() -> list[str]:
+        return await cyclic_garbage_of(scenario)
+
+    garbage = run(main)
+    assert "frame run_batches" not in garbage
+    assert "frame iterate" not in garbage
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cancelling a nursery leaves cyclic garbage: the Cancelled kept by the nursery "
+    "references (through its traceback's frames) the nursery itself, and the exception "
+    "group raised by __aexit__ is held by locals of the frames in its own traceback",
+)
+def test_cancelled_nursery_leaves_no_cyclic_garbage(run) -> None:
+    async def scenario() -> None:
+        async with tether.open_nursery() as nursery:
+            for _ in range(10):
+                nursery.start_soon(tether.sleep_forever)
+            await wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+
+    async def main() -> list[str]:
+        return await cyclic_garbage_of(scenario)
+
+    assert run(main) == []
