@@ -233,6 +233,40 @@ SCENARIOS: tuple[Scenario, ...] = (
         warmup_size=10,
         target=Target({"trio": 2}),
     ),
+    # Threads, files and subprocesses (issue 6).
+    Scenario(
+        name="file_lines",
+        unit="lines/s",
+        issue=6,
+        description="`async for line in f` over a 5 MB text file of 100,000 lines, from `open_file` to close (asyncio: a plain sync `for line in f`, the baseline of the 0.25x target)",
+        trio_api="blocking:file_lines",
+        asyncio_twin="blocking_asyncio:file_lines",
+        size=100_000,
+        warmup_size=10_000,
+        target=Target({"trio": 10, "asyncio": 0.25}),
+    ),
+    Scenario(
+        name="to_thread",
+        unit="round trips/s",
+        issue=6,
+        description="`to_thread.run_sync(lambda: None)`, one call at a time (asyncio: `asyncio.to_thread`)",
+        trio_api="blocking:to_thread_round_trip",
+        asyncio_twin="blocking_asyncio:to_thread_round_trip",
+        size=6_000,
+        warmup_size=500,
+        target=Target({"trio": 1.5, "asyncio": 1}),
+    ),
+    Scenario(
+        name="run_process",
+        unit="processes/s",
+        issue=6,
+        description='`run_process([sys.executable, "-c", "pass"])`, one at a time (asyncio: `create_subprocess_exec` + `wait`)',
+        trio_api="blocking:run_process",
+        asyncio_twin="blocking_asyncio:run_process",
+        size=20,
+        warmup_size=2,
+        target=Target({"trio": 1}),
+    ),
 )
 
 SCENARIOS_BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
