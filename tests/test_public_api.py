@@ -24,33 +24,13 @@ _DTLS = "not yet filed: DTLS (needs pyOpenSSL)"
 
 NOT_YET: dict[str, dict[str, str]] = {
     "trio": {
-        **dict.fromkeys(
-            [
-                "NeedHandshakeError", "SSLListener", "SSLStream",
-                "StapledStream", "aclose_forcefully",
-                "open_ssl_over_tcp_listeners", "open_ssl_over_tcp_stream",
-                "serve_ssl_over_tcp",
-
-            ],
-            _NETWORKING,
-        ),
         **dict.fromkeys(["DTLSChannel", "DTLSChannelStatistics", "DTLSEndpoint"], _DTLS),
     },
     "trio.lowlevel": {
         "encode_hostname": _NETWORKING,
         "start_guest_run": _GUEST,
     },
-    "trio.testing": {
-        **dict.fromkeys(
-            [
-                "MemoryReceiveStream", "MemorySendStream", "check_half_closeable_stream",
-                "check_one_way_stream", "check_two_way_stream", "lockstep_stream_one_way_pair",
-                "lockstep_stream_pair", "memory_stream_one_way_pair", "memory_stream_pair",
-                "memory_stream_pump", "open_stream_to_socket_listener",
-            ],
-            _NETWORKING,
-        ),
-    },
+    "trio.testing": {},
 }
 MODULES_NOT_YET: dict[str, str] = {}
 

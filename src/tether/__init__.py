@@ -38,6 +38,12 @@ from ._file_io import wrap_file as wrap_file
 from ._net._serve import serve_listeners as serve_listeners
 from ._net._socket_stream import SocketListener as SocketListener
 from ._net._socket_stream import SocketStream as SocketStream
+from ._net._ssl import NeedHandshakeError as NeedHandshakeError
+from ._net._ssl import SSLListener as SSLListener
+from ._net._ssl import SSLStream as SSLStream
+from ._net._ssl_tcp import open_ssl_over_tcp_listeners as open_ssl_over_tcp_listeners
+from ._net._ssl_tcp import open_ssl_over_tcp_stream as open_ssl_over_tcp_stream
+from ._net._ssl_tcp import serve_ssl_over_tcp as serve_ssl_over_tcp
 from ._net._tcp import open_tcp_listeners as open_tcp_listeners
 from ._net._tcp import open_tcp_stream as open_tcp_stream
 from ._net._tcp import serve_tcp as serve_tcp
@@ -46,6 +52,8 @@ from ._path import Path as Path
 from ._path import PosixPath as PosixPath
 from ._path import WindowsPath as WindowsPath
 from ._signals import open_signal_receiver as open_signal_receiver
+from ._streams import StapledStream as StapledStream
+from ._streams import aclose_forcefully as aclose_forcefully
 from ._subprocess import Process as Process
 from ._subprocess import run_process as run_process
 from ._sync import CapacityLimiter as CapacityLimiter
