@@ -74,12 +74,13 @@ class StapledStream(HalfCloseableStream, Generic[SendStreamT, ReceiveStreamT]):
     async def send_eof(self) -> None:
         """Close the sending direction; checkpoints as the send stream's call does.
 
-        Calls ``send_stream.send_eof()`` if the send stream is a
-        HalfCloseableStream, otherwise ``send_stream.aclose()``.
+        Calls ``send_stream.send_eof()`` if the send stream has that method
+        (duck typing, as in trio), otherwise ``send_stream.aclose()``.
         """
         stream = self.send_stream
-        if isinstance(stream, HalfCloseableStream):
-            return await stream.send_eof()
+        send_eof = getattr(stream, "send_eof", None)
+        if send_eof is not None:
+            return await send_eof()  # type: ignore[no-any-return]
         return await stream.aclose()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
