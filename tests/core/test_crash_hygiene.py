@@ -214,13 +214,6 @@ def close_unstarted(code: types.CodeType) -> int:
     return count
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a run_sync_soon callback that raises while EntryQueue.close() runs the last "
-    "queued callbacks aborts _RunContext.__exit__ half-way: RUN.runner stays set (every "
-    "later run() in the thread says 'run() from inside a run()'), sniffio still says trio, "
-    "and the I/O manager is never closed",
-)
 def test_callback_raising_at_close_still_releases_the_thread() -> None:
     # Deterministic stand-in for a thread whose callback lands just as the
     # run finishes: after_run queues it, close() runs it.

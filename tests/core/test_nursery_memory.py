@@ -12,8 +12,6 @@ import gc
 import types
 from collections.abc import Awaitable, Callable
 
-import pytest
-
 import tether
 from tether import _core
 from tether.testing import wait_all_tasks_blocked
@@ -180,11 +178,6 @@ def test_move_on_after_leaves_no_cyclic_garbage(run) -> None:
     assert run(main) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CancelScope._nursery and Nursery.cancel_scope point at each other: every "
-    "nursery (with its children set and error list) is left to the cycle collector",
-)
 def test_nursery_leaves_no_cyclic_garbage(run) -> None:
     async def scenario() -> None:
         async with tether.open_nursery() as nursery:
@@ -196,12 +189,6 @@ def test_nursery_leaves_no_cyclic_garbage(run) -> None:
     assert run(main) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Runner.run_batches keeps the escaping exception's original traceback in its "
-    "local 'traceback', whose first entry is run_batches' own frame: a frame-traceback "
-    "cycle that holds the batch, its tasks and their exceptions until the next collection",
-)
 def test_task_exiting_with_cancelled_leaves_loop_frames_alone(run) -> None:
     async def scenario() -> None:
         async with tether.open_nursery() as nursery:
@@ -217,12 +204,6 @@ def test_task_exiting_with_cancelled_leaves_loop_frames_alone(run) -> None:
     assert "frame iterate" not in garbage
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cancelling a nursery leaves cyclic garbage: the Cancelled kept by the nursery "
-    "references (through its traceback's frames) the nursery itself, and the exception "
-    "group raised by __aexit__ is held by locals of the frames in its own traceback",
-)
 def test_cancelled_nursery_leaves_no_cyclic_garbage(run) -> None:
     async def scenario() -> None:
         async with tether.open_nursery() as nursery:

@@ -251,11 +251,6 @@ def test_iter_await_frames_follows_coroutines_and_generators(run) -> None:
     assert found[:3] == ["outer", "inner", "sleep_forever"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Task.iter_await_frames stops at an async generator's asend/athrow awaitable: "
-    "frames inside 'async for' bodies are not reported (trio walks into the generator)",
-)
 def test_iter_await_frames_walks_into_async_generators(run) -> None:
     names: list[list[str]] = []
 

@@ -320,15 +320,21 @@ class NurseryManager:
                 children_of_parent.remove(nursery)
             except ValueError:
                 pass
+        # The scope and the nursery point at each other; cut the cycle.
+        scope._nursery = None
         if combined is None:
             scope.__exit__(None, None, None)
             return False
-        if scope.__exit__(type(combined), combined, combined.__traceback__):
-            return True
-        if combined is exc:
-            return False
-        raise_preserving_context(combined)
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            if scope.__exit__(type(combined), combined, combined.__traceback__):
+                return True
+            if combined is exc:
+                return False
+            raise_preserving_context(combined)
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            # This frame ends up in the traceback of what it raises.
+            del combined, exc
 
 
 def open_nursery(strict_exception_groups: bool | None = None) -> NurseryManager:

@@ -43,6 +43,7 @@ from ._local import RUN, current_runner, no_run_error
 from ._nursery import warn_nonstrict
 from ._task import _PRIVATE, Task, name_for
 from ._traps import (
+    CHECKED_CHECKPOINT,
     CHECKPOINT,
     SHIELDED_CHECKPOINT,
     Abort,
@@ -510,6 +511,7 @@ class Runner:
         # so that a few tasks ping-ponging pay the setup below only once.
         checkpoint_message = CHECKPOINT
         shielded_message = SHIELDED_CHECKPOINT
+        checked_message = CHECKED_CHECKPOINT
         wait_type = WaitTaskRescheduled
         instruments = self.instruments
         entry_queue = self.entry_queue
@@ -539,11 +541,15 @@ class Runner:
                     self.task_exited(task, stop.value, None)
                 except BaseException as error:
                     message = None
+                    # Drop this frame from the traceback; and drop every
+                    # local that refers to the exception, or this frame and
+                    # the exception would keep each other alive.
                     traceback = error.__traceback__
                     if traceback is not None:
                         error = error.with_traceback(traceback.tb_next)
                     self.task_exited(task, None, error)
-                    del error
+                    del error, traceback
+                    exc = None
                 else:
                     if message is checkpoint_message:
                         if task._cancel_status.effectively_cancelled:
@@ -553,7 +559,7 @@ class Runner:
                             # KeyboardInterrupt may replace this resumption.
                             task._next_value = checkpoint_message
                         append(task)
-                    elif message is shielded_message:
+                    elif message is shielded_message or message is checked_message:
                         append(task)
                     elif type(message) is float:
                         self.sleep_until(task, message)
@@ -852,20 +858,25 @@ class _RunContext:
             raise
 
     def __exit__(self, *exc_info: object) -> None:
+        # Every step runs even if an earlier one raises (an instrument, or a
+        # callback run by the entry queue's close): the thread must be left
+        # able to start another run.
         runner = self.runner
         try:
             if runner.instruments.after_run is not None:
                 runner.instruments.call("after_run")
         finally:
-            if runner.asyncgens.previous_hooks is not None:
-                runner.asyncgens.uninstall_hooks()
-            if self.installed_sigint:
-                signal.signal(signal.SIGINT, self.previous_sigint)
-            runner.entry_queue.close()
-            runner.io.close()
-            sniffio.thread_local.name = self.previous_sniffio
-            RUN.runner = None
-            runner.current = None
+            try:
+                runner.entry_queue.close()
+            finally:
+                if runner.asyncgens.previous_hooks is not None:
+                    runner.asyncgens.uninstall_hooks()
+                if self.installed_sigint:
+                    signal.signal(signal.SIGINT, self.previous_sigint)
+                runner.io.close()
+                sniffio.thread_local.name = self.previous_sniffio
+                RUN.runner = None
+                runner.current = None
 
 
 _ki.TASK_BOUNDARY_CODES.add(Runner.run_batches.__code__)

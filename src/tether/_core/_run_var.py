@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar, final
+from typing import Any, Generic, TypeVar, final
 
-from ._local import current_runner
+from ._local import RUN
 
 T = TypeVar("T")
+
+
+def _run_vars() -> dict[Any, Any]:
+    runner = RUN.runner
+    if runner is None:
+        raise RuntimeError("Cannot be used outside of a run context")
+    return runner.run_vars
 
 
 class _NoValue:
@@ -45,7 +52,7 @@ class RunVar(Generic[T]):
             LookupError: no value, and no default.
             RuntimeError: called outside a run.
         """
-        values = current_runner().run_vars
+        values = _run_vars()
         if self in values:
             return values[self]  # type: ignore[no-any-return]
         if default is not _NoValue:
@@ -56,7 +63,7 @@ class RunVar(Generic[T]):
 
     def set(self, value: T) -> RunVarToken[T]:
         """Set the value for the current run; returns a token for ``reset``."""
-        values = current_runner().run_vars
+        values = _run_vars()
         token = RunVarToken(self, values.get(self, _NoValue))
         values[self] = value
         return token
@@ -73,7 +80,7 @@ class RunVar(Generic[T]):
             raise ValueError("token has already been used")
         if token._var is not self:
             raise ValueError("token is not for this RunVar")
-        values = current_runner().run_vars
+        values = _run_vars()
         if token.previous_value is _NoValue:
             values.pop(self, None)
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import gc
 import types
 from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, final
@@ -136,6 +137,15 @@ class Task:
                 frame, awaitable = awaitable.gi_frame, awaitable.gi_yieldfrom
             elif isinstance(awaitable, types.AsyncGeneratorType):
                 frame, awaitable = awaitable.ag_frame, awaitable.ag_await
+            elif type(awaitable).__name__ in ("async_generator_asend", "async_generator_athrow"):
+                # The awaitable of ``anext(agen)`` exposes no frame; step to
+                # the generator it drives, found among its references.
+                awaitable = next(
+                    (ref for ref in gc.get_referents(awaitable)
+                     if isinstance(ref, types.AsyncGeneratorType)),
+                    None,
+                )
+                continue
             else:
                 return
             if frame is None:

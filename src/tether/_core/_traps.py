@@ -4,6 +4,7 @@ A task's coroutine talks to the loop solely through the messages below:
 
 * ``CHECKPOINT``          a schedule point that raises if the task is cancelled;
 * ``SHIELDED_CHECKPOINT`` a schedule point that never raises;
+* ``CHECKED_CHECKPOINT``  the same, after the caller checked cancellation;
 * a ``float``             "wake me at this deadline" (the whole of ``sleep``);
 * ``WaitTaskRescheduled`` "I am blocked; here is my abort function";
 * ``PermanentlyDetach``   "forget this coroutine".
@@ -43,6 +44,10 @@ class _LoopMessage:
 
 CHECKPOINT = _LoopMessage("tether checkpoint")
 SHIELDED_CHECKPOINT = _LoopMessage("tether shielded checkpoint")
+# A schedule point after an operation that checked for cancellation itself
+# before acting (the try-first socket calls): the loop treats it like
+# SHIELDED_CHECKPOINT, but checkpoint counting sees a full checkpoint.
+CHECKED_CHECKPOINT = _LoopMessage("tether checkpoint after a cancellation check")
 
 
 @final
@@ -98,6 +103,16 @@ def checkpoint() -> Generator[Any, Any, None]:
 def cancel_shielded_checkpoint() -> Generator[Any, Any, None]:
     """A schedule point that never raises Cancelled (as if under a shield)."""
     yield SHIELDED_CHECKPOINT
+
+
+@types.coroutine
+def checked_schedule_point() -> Generator[Any, Any, None]:
+    """The schedule point that completes a checkpoint whose cancellation check was inline.
+
+    For operations that look at ``task._cancel_status.effectively_cancelled``
+    before acting and must not raise Cancelled once they acted.
+    """
+    yield CHECKED_CHECKPOINT
 
 
 @types.coroutine

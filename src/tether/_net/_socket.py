@@ -37,30 +37,31 @@ _READ: Final = _core.READ
 _WRITE: Final = _core.WRITE
 _RUN: Final = _core.RUN
 
-_resolver: HostnameResolver | None = None
-_socket_factory: SocketFactory | None = None
+# Per run, as in trio: a resolver or factory set in one run is gone in the next.
+_resolver: _core.RunVar[HostnameResolver | None] = _core.RunVar("hostname_resolver", None)
+_socket_factory: _core.RunVar[SocketFactory | None] = _core.RunVar("socket_factory", None)
 
 
 def set_custom_hostname_resolver(
     hostname_resolver: HostnameResolver | None,
 ) -> HostnameResolver | None:
-    """Route ``getaddrinfo`` / ``getnameinfo`` through ``hostname_resolver``.
+    """Route ``getaddrinfo`` / ``getnameinfo`` through ``hostname_resolver`` for this run.
 
-    Applies to every run, process-wide (as in trio).  Returns the previous
-    resolver; ``None`` restores the default (the system resolver in a thread).
+    Returns the previous resolver; ``None`` restores the default (the
+    system resolver in a worker thread).
     """
-    global _resolver
-    previous, _resolver = _resolver, hostname_resolver
+    previous = _resolver.get()
+    _resolver.set(hostname_resolver)
     return previous
 
 
 def set_custom_socket_factory(socket_factory: SocketFactory | None) -> SocketFactory | None:
-    """Make ``tether.socket.socket()`` (without ``fileno``) call ``socket_factory``.
+    """Make ``tether.socket.socket()`` (without ``fileno``) call ``socket_factory``, for this run.
 
     Returns the previous factory; ``None`` restores the default.
     """
-    global _socket_factory
-    previous, _socket_factory = _socket_factory, socket_factory
+    previous = _socket_factory.get()
+    _socket_factory.set(socket_factory)
     return previous
 
 
@@ -119,8 +120,9 @@ async def getaddrinfo(
     else:
         await _core.checkpoint()
         return numeric
-    if _resolver is not None:
-        return await _resolver.getaddrinfo(encoded, port, family, type, proto, flags)
+    resolver = _resolver.get()
+    if resolver is not None:
+        return await resolver.getaddrinfo(encoded, port, family, type, proto, flags)
     from .._threads import to_thread_run_sync
 
     resolved: list[tuple[Any, Any, int, str, Any]] = await to_thread_run_sync(
@@ -134,8 +136,9 @@ async def getnameinfo(
     sockaddr: tuple[str, int] | tuple[str, int, int, int], flags: int
 ) -> tuple[str, str]:
     """Reverse-resolve ``sockaddr`` like ``socket.getnameinfo``, in a worker thread."""
-    if _resolver is not None:
-        return await _resolver.getnameinfo(sockaddr, flags)
+    resolver = _resolver.get()
+    if resolver is not None:
+        return await resolver.getnameinfo(sockaddr, flags)
     from .._threads import to_thread_run_sync
 
     names: tuple[str, str] = await to_thread_run_sync(
@@ -185,8 +188,9 @@ def socket(
         family = _stdlib_socket.AF_INET if family == -1 else family
         type = _stdlib_socket.SOCK_STREAM if type == -1 else type
         proto = 0 if proto == -1 else proto
-        if _socket_factory is not None:
-            made: SocketType = _socket_factory.socket(family, type, proto)
+        factory = _socket_factory.get()
+        if factory is not None:
+            made: SocketType = factory.socket(family, type, proto)
             return made
     return from_stdlib_socket(_stdlib_socket.socket(family, type, proto, fileno))
 
@@ -362,11 +366,8 @@ class SocketType:
             result = method(*args)
         except BlockingIOError:
             pass
-        except OSError as error:
-            self._raise_closed_if_closed(error)
-            raise
         else:
-            await _core.cancel_shielded_checkpoint()
+            await _core.checked_schedule_point()
             return result
         while True:
             await self._wait(direction)
@@ -374,13 +375,6 @@ class SocketType:
                 return method(*args)
             except BlockingIOError:
                 pass
-            except OSError as error:
-                self._raise_closed_if_closed(error)
-                raise
-
-    def _raise_closed_if_closed(self, error: OSError) -> None:
-        if error.errno == errno.EBADF and self._sock.fileno() == -1:
-            raise _core.ClosedResourceError("the socket was closed") from None
 
     # ---- async methods ---------------------------------------------------------------
 
@@ -425,7 +419,7 @@ class SocketType:
         except BlockingIOError:
             pass
         else:
-            await _core.cancel_shielded_checkpoint()
+            await _core.checked_schedule_point()
             return
         try:
             await self._wait(_WRITE)

@@ -104,7 +104,7 @@ class SocketStream(HalfCloseableStream):
             if not total:
                 if raw.fileno() == -1:
                     raise _core.ClosedResourceError("this socket was already closed")
-                await _core.cancel_shielded_checkpoint()
+                await _core.checked_schedule_point()
                 return
             waited = False
             with memoryview(data) as view:
@@ -121,7 +121,7 @@ class SocketStream(HalfCloseableStream):
                     if sent >= total:
                         break
             if not waited:
-                await _core.cancel_shielded_checkpoint()
+                await _core.checked_schedule_point()
         finally:
             self._sending = False
 
@@ -188,7 +188,7 @@ class SocketStream(HalfCloseableStream):
             except OSError as error:
                 raise _stream_error(sock, error) from None
             else:
-                await _core.cancel_shielded_checkpoint()
+                await _core.checked_schedule_point()
                 return data
             while True:
                 await sock._wait(_core.READ)
