@@ -581,10 +581,6 @@ def test_close_wakes_a_blocked_recv_with_closed_resource_error(run, impl) -> Non
     run(main)
 
 
-@xfail_on_tether(
-    "tether turns EBADF from a closed socket into ClosedResourceError; trio lets the "
-    "socket module's OSError(EBADF) through when the socket was closed before the call"
-)
 def test_recv_on_a_closed_socket_raises_oserror_ebadf(run, impl) -> None:
     async def main():
         left, right = impl.socket.socketpair()
@@ -636,14 +632,7 @@ def test_sendto_resolves_the_address(run, impl) -> None:
 
 # ---------------------------------------------------------------- checkpoints
 
-FAST_PATH_NOT_A_CANCEL_POINT = (
-    "SocketType._nonblocking checks task._cancel_status.effectively_cancelled inline instead "
-    "of awaiting checkpoint_if_cancelled(), so a call that does not have to wait records no "
-    "cancellation point (only its shielded schedule point): assert_checkpoints() fails"
-)
 
-
-@xfail_on_tether(FAST_PATH_NOT_A_CANCEL_POINT)
 def test_recv_with_data_ready_is_a_checkpoint(run, impl) -> None:
     async def main():
         left, right = impl.socket.socketpair()
@@ -655,7 +644,6 @@ def test_recv_with_data_ready_is_a_checkpoint(run, impl) -> None:
     run(main)
 
 
-@xfail_on_tether(FAST_PATH_NOT_A_CANCEL_POINT)
 def test_recvfrom_with_data_ready_is_a_checkpoint(run, impl) -> None:
     async def main():
         first, second = await udp_pair(impl)
@@ -667,7 +655,6 @@ def test_recvfrom_with_data_ready_is_a_checkpoint(run, impl) -> None:
     run(main)
 
 
-@xfail_on_tether(FAST_PATH_NOT_A_CANCEL_POINT)
 def test_send_is_a_checkpoint(run, impl) -> None:
     async def main():
         left, right = impl.socket.socketpair()
@@ -688,7 +675,6 @@ def test_sendto_is_a_checkpoint(run, impl) -> None:
     run(main)
 
 
-@xfail_on_tether(FAST_PATH_NOT_A_CANCEL_POINT)
 def test_accept_with_a_pending_connection_is_a_checkpoint(run, impl) -> None:
     async def main():
         with impl.socket.socket() as listener, impl.socket.socket() as client:
@@ -875,10 +861,6 @@ def test_set_custom_hostname_resolver_returns_the_previous_one(run, impl) -> Non
     run(main)
 
 
-@xfail_on_tether(
-    "tether keeps the custom resolver in a module global, so it outlives the run that set "
-    "it; trio keeps it in a RunVar (one per run)"
-)
 def test_custom_hostname_resolver_lasts_for_one_run(run, impl) -> None:
     async def set_and_keep():
         impl.socket.set_custom_hostname_resolver(make_resolver(impl))
