@@ -163,6 +163,9 @@ async def open_tcp_stream(
     targets = await tsocket.getaddrinfo(host, port, type=_stdlib_socket.SOCK_STREAM)
     if not targets:
         raise OSError(f"no addresses found for {_format_host_port(host, port)}")
+    if len(targets) == 1:
+        # One address: nothing to race, so no nursery, task or timer.
+        return SocketStream(await _connect_one(targets[0], local_address, host, port))
     targets = _interleave_families(targets)
     winner: list[tsocket.SocketType] = []
     errors: list[OSError] = []
@@ -204,6 +207,25 @@ async def open_tcp_stream(
         return SocketStream(winner[0])
     message = f"all attempts to connect to {_format_host_port(host, port)} failed"
     raise OSError(message) from ExceptionGroup(message, errors)
+
+
+async def _connect_one(
+    target: Any, local_address: str | None, host: str | bytes, port: int
+) -> tsocket.SocketType:
+    family, kind, proto, _, address = target
+    sock = tsocket.socket(family, kind, proto)
+    try:
+        if local_address is not None:
+            await _bind_local(sock, local_address)
+        await sock.connect(address)
+    except OSError as error:
+        sock.close()
+        message = f"all attempts to connect to {_format_host_port(host, port)} failed"
+        raise OSError(message) from ExceptionGroup(message, [error])
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 async def _bind_local(sock: tsocket.SocketType, local_address: str) -> None:
