@@ -105,7 +105,9 @@ def _run_module(module_name: str, args: list[str]) -> int:
     # ..." the way the interpreter does.  It runs the module in the globals of
     # sys.modules["__main__"], which is this file's module: give it its own.
     sys.argv = ["-m", *args]
-    sys.modules["__main__"] = types.ModuleType("__main__")
+    module = types.ModuleType("__main__")
+    module.__dict__["__builtins__"] = builtins
+    sys.modules["__main__"] = module
     return _run_as_main(_run_module_as_main, module_name, True)
 
 
