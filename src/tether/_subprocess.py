@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, Protocol, final
 
-from ._abc import ReceiveStream, SendStream, Stream
+from ._abc import ReceiveStream, SendStream
 from ._core import (
     TASK_STATUS_IGNORED,
     BrokenResourceError,
@@ -34,6 +34,7 @@ from ._core import (
     wait_readable,
 )
 from ._core import CancelScope as _CancelScope
+from ._streams import StapledStream
 from ._sync import CapacityLimiter, Event, Lock
 from ._threads import to_thread_run_sync
 from ._timeouts import sleep
@@ -63,35 +64,6 @@ def _open_pidfd(pid: int) -> int | None:
 
 
 @final
-class _StdioStream(Stream):
-    # Sends to the child's stdin, receives from its stdout.
-    # (trio offers a StapledStream here; ours keeps the same behaviour.)
-    __slots__ = ("receive_stream", "send_stream")
-
-    def __init__(self, send_stream: SendStream, receive_stream: ReceiveStream) -> None:
-        self.send_stream = send_stream
-        self.receive_stream = receive_stream
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.send_stream.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.send_stream.wait_send_all_might_not_block()
-
-    async def send_eof(self) -> None:
-        await self.send_stream.aclose()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        return await self.receive_stream.receive_some(max_bytes)
-
-    async def aclose(self) -> None:
-        try:
-            await self.send_stream.aclose()
-        finally:
-            await self.receive_stream.aclose()
-
-
-@final
 class Process:
     """A child process, like ``subprocess.Popen`` but async.
 
@@ -104,8 +76,8 @@ class Process:
         stdin: a SendStream to its standard input (``stdin=PIPE``), else None.
         stdout: a ReceiveStream from its standard output (``stdout=PIPE``), else None.
         stderr: a ReceiveStream from its standard error (``stderr=PIPE``), else None.
-        stdio: a Stream sending to ``stdin`` and receiving from ``stdout``,
-            when both are pipes; else None.
+        stdio: a ``StapledStream`` sending to ``stdin`` and receiving from
+            ``stdout``, when both are pipes; else None.
     """
 
     universal_newlines: Final = False
@@ -117,7 +89,7 @@ class Process:
     stdin: SendStream | None
     stdout: ReceiveStream | None
     stderr: ReceiveStream | None
-    stdio: Stream | None
+    stdio: StapledStream[SendStream, ReceiveStream] | None
     _popen: subprocess.Popen[bytes]
     _wait_lock: Lock
     _pidfd: int | None
@@ -146,7 +118,7 @@ class Process:
         self.stderr = stderr
         self.stdio = None
         if stdin is not None and stdout is not None:
-            self.stdio = _StdioStream(stdin, stdout)
+            self.stdio = StapledStream(stdin, stdout)
         self._wait_lock = Lock()
         self._pidfd = _open_pidfd(popen.pid)
         self._exited = None

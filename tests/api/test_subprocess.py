@@ -327,7 +327,7 @@ def test_process_stdio_is_a_two_way_stream(rrun, impl) -> None:
         process = await impl.lowlevel.open_process(
             ECHO_STDIN, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
-        assert isinstance(process.stdio, impl.abc.Stream)
+        assert isinstance(process.stdio, impl.StapledStream)
         await process.stdio.send_all(b"both")
         await process.stdin.aclose()
         data = await process.stdio.receive_some()
