@@ -20,7 +20,7 @@ import inspect
 import threading
 from collections.abc import Awaitable, Callable
 from itertools import count
-from typing import Any, Final, Generic, TypeVar, final
+from typing import Any, Final, Generic, TypeVar, TypeVarTuple, Unpack, final
 
 import sniffio
 
@@ -45,6 +45,7 @@ from ._core import (
 from ._sync import CapacityLimiter, Event
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 DEFAULT_THREAD_LIMIT: Final = 40
 
@@ -251,8 +252,8 @@ def _is_async_function(fn: object) -> bool:
 
 @enable_ki_protection
 async def to_thread_run_sync(
-    sync_fn: Callable[..., T],
-    *args: object,
+    sync_fn: Callable[[Unpack[Ts]], T],
+    *args: *Ts,
     thread_name: str | None = None,
     abandon_on_cancel: bool = False,
     limiter: CapacityLimiter | None = None,
@@ -492,8 +493,8 @@ def _send_to_run(request: _Request[T], trio_token: TrioToken | None) -> T:
 
 
 def from_thread_run(
-    afn: Callable[..., Awaitable[T]],
-    *args: object,
+    afn: Callable[[Unpack[Ts]], Awaitable[T]],
+    *args: *Ts,
     trio_token: TrioToken | None = None,
 ) -> T:
     """From a thread, run ``await afn(*args)`` in the tether run and return its result.
@@ -525,8 +526,8 @@ def from_thread_run(
 
 
 def from_thread_run_sync(
-    fn: Callable[..., T],
-    *args: object,
+    fn: Callable[[Unpack[Ts]], T],
+    *args: *Ts,
     trio_token: TrioToken | None = None,
 ) -> T:
     """From a thread, run ``fn(*args)`` in the tether run's thread and return its result.
