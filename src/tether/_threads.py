@@ -330,6 +330,7 @@ async def to_thread_run_sync(
                 return result
             await message.serve_in_host_task()
     finally:
+        job.task = None  # a late report must not wake this task any more
         state.thread_done()
 
 
@@ -384,18 +385,23 @@ class _AsyncRequest(_Request[T]):
         task = _core.current_task()
         old_context = task.context
         task.context = self.context.copy()
+        result: Any = None
+        error: BaseException | None = None
         try:
             await cancel_shielded_checkpoint()
-            try:
-                result = await _call_async(self.fn, self.args)
-            except BaseException as error:
-                self.finish(None, error)
-            else:
-                self.finish(result, None)
-            del self
+            result = await _call_async(self.fn, self.args)
+        except BaseException as caught:
+            error = caught
         finally:
             task.context = old_context
-        await cancel_shielded_checkpoint()
+        try:
+            await cancel_shielded_checkpoint()
+        finally:
+            # Only now may the thread go on: the task has no schedule point
+            # left before it waits again, so the thread's report cannot
+            # find it runnable.
+            self.finish(result, error)
+            del error
 
     def serve_in_loop(self) -> None:
         runner = current_runner()
@@ -460,7 +466,7 @@ def _call_sync(fn: Callable[..., T], args: tuple[object, ...]) -> T:
 def _wake_host(job: _ThreadJob[Any], request: _Request[Any]) -> None:
     # In the loop.  The job was not abandonable, so its task still waits.
     task = job.task
-    if task is None:  # pragma: no cover - only abandonable jobs lose their task
+    if task is None:  # the task stopped waiting (an error while serving a request)
         request.serve_in_loop()
         return
     task._runner.reschedule_value(task, request)

@@ -649,3 +649,21 @@ def test_many_thread_round_trips_leak_no_threads_or_fds(rrun, impl) -> None:
     assert new_threads == set()
     assert threading.active_count() <= len(threads_before)
     assert new_fds == set()
+
+
+def test_many_from_thread_calls_in_a_row(rrun, impl) -> None:
+    # The thread goes on as soon as its call is answered; its report must
+    # never find the waiting task still busy with that answer.
+    async def noop():
+        pass
+
+    def in_thread():
+        for _ in range(20):
+            impl.from_thread.run(noop)
+            impl.from_thread.run_sync(lambda: None)
+        return "done"
+
+    async def main():
+        return [await impl.to_thread.run_sync(in_thread) for _ in range(20)]
+
+    assert rrun(main) == ["done"] * 20
