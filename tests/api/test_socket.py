@@ -149,6 +149,24 @@ def test_socket_from_fileno_reads_family_and_type_from_the_fd(run, impl) -> None
     run(main)
 
 
+def test_socket_outside_a_run_raises_runtime_error(impl) -> None:
+    # The socket factory is per-run state, so socket() needs a run.
+    with pytest.raises(RuntimeError):
+        impl.socket.socket()
+
+
+def test_socket_from_fileno_works_outside_a_run(impl) -> None:
+    raw = stdlib_socket.socket()
+    with impl.socket.socket(fileno=raw.detach()) as sock:
+        assert sock.family == stdlib_socket.AF_INET
+
+
+@pytest.mark.parametrize("setter", ["set_custom_hostname_resolver", "set_custom_socket_factory"])
+def test_custom_resolver_and_factory_setters_need_a_run(impl, setter) -> None:
+    with pytest.raises(RuntimeError):
+        getattr(impl.socket, setter)(None)
+
+
 def test_socket_type_has_no_public_constructor(impl) -> None:
     with pytest.raises(TypeError, match="socket"):
         impl.socket.SocketType()
@@ -389,6 +407,17 @@ def test_recv_waits_for_data(run, impl) -> None:
     run(main)
 
 
+def test_recv_with_msg_peek_leaves_the_data(run, impl) -> None:
+    async def main():
+        left, right = impl.socket.socketpair()
+        with left, right:
+            await right.send(b"peek")
+            assert await left.recv(10, stdlib_socket.MSG_PEEK) == b"peek"
+            assert await left.recv(10) == b"peek"
+
+    run(main)
+
+
 def test_recv_into_fills_the_buffer(run, impl) -> None:
     async def main():
         left, right = impl.socket.socketpair()
@@ -531,6 +560,43 @@ def test_accept_waits_for_a_connection(run, impl) -> None:
                 events.append("connecting")
                 await client.connect(listener.getsockname())
         assert events == ["connecting", "accepted"]
+
+    run(main)
+
+
+def test_cancelled_blocked_accept_loses_no_connection(run, impl) -> None:
+    async def main():
+        with impl.socket.socket() as listener, impl.socket.socket() as client:
+            await listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            with impl.move_on_after(1) as scope:
+                await listener.accept()
+            assert scope.cancelled_caught
+            await client.connect(listener.getsockname())
+            server, address = await listener.accept()
+            with server:
+                assert address == client.getsockname()
+
+    run(main)
+
+
+def test_cancelled_blocked_send_sends_nothing_and_the_socket_still_works(run, impl) -> None:
+    async def main():
+        left, right = impl.socket.socketpair()
+        with left, right:
+            sent = 0
+            while True:  # fill the buffer; the last send blocks and is cancelled
+                with impl.move_on_after(1) as scope:
+                    sent += await left.send(b"x" * 65536)
+                if scope.cancelled_caught:
+                    break
+            received = 0
+            while received < sent:
+                received += len(await right.recv(1 << 20))
+            assert received == sent
+            assert not right.is_readable()
+            await left.send(b"more")
+            assert await right.recv(10) == b"more"
 
     run(main)
 
@@ -831,6 +897,13 @@ def test_getaddrinfo_of_an_unknown_host_raises_gaierror(run, impl) -> None:
         assert caught.value.errno == stdlib_socket.EAI_NONAME
 
     run(main)
+
+
+def test_getprotobyname(run, impl) -> None:
+    async def main():
+        return await impl.socket.getprotobyname("tcp")
+
+    assert run(main) == stdlib_socket.IPPROTO_TCP
 
 
 def test_gaierror_is_the_socket_modules_own(impl) -> None:

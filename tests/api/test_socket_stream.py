@@ -429,6 +429,8 @@ def test_concurrent_send_all_raises_busy_resource_error(run, impl) -> None:
                     await client.send_all(b"y")
                 with pytest.raises(impl.BusyResourceError):
                     await client.wait_send_all_might_not_block()
+                with pytest.raises(impl.BusyResourceError):
+                    await client.send_eof()
                 nursery.cancel_scope.cancel()
 
     run(main)
@@ -644,6 +646,21 @@ def test_socket_listener_accept_with_a_pending_connection_is_a_checkpoint(run, i
                 finally:
                     for stream in accepted:
                         await stream.aclose()
+
+    run(main)
+
+
+def test_socket_listener_cancelled_accept_loses_no_connection(run, impl) -> None:
+    async def main():
+        listener = impl.SocketListener(await listening_socket(impl))
+        async with listener:
+            with impl.move_on_after(1) as scope:
+                await listener.accept()
+            assert scope.cancelled_caught
+            with impl.socket.socket() as client:
+                await client.connect(listener.socket.getsockname())
+                async with await listener.accept() as stream:
+                    assert stream.socket.getpeername() == client.getsockname()
 
     run(main)
 
