@@ -102,11 +102,12 @@ class _Gate:
             self.held = False
 
 
-class _Defer(enum.Enum):
-    # How _drive treats the SSLObject call it drives.
-    NOTHING = "nothing"
-    TICKETS = "tickets"  # the handshake: a TLS 1.3 server keeps its session tickets queued
-    WANT_READ = "want read"  # close_notify: send it, never wait for the peer's
+class _Mode(enum.Enum):
+    # What _drive is driving, for the two exceptions to "send what you queued, read what you need".
+    PLAIN = "plain"
+    HANDSHAKE = "handshake"  # a TLS 1.3 server keeps the session tickets it queues at the end
+    READ = "read"  # a TLS 1.3 server keeps whatever a read queues
+    CLOSE_NOTIFY = "close_notify"  # send it, never wait for the peer's
 
 
 @final
@@ -331,7 +332,7 @@ class SSLStream(Stream, Generic[T_Stream]):
     # ---- moving ciphertext ---------------------------------------------------------------
 
     async def _drive(
-        self, operation: Callable[[Any], Any], argument: object, defer: _Defer = _Defer.NOTHING
+        self, operation: Callable[[Any], Any], argument: object, mode: _Mode = _Mode.PLAIN
     ) -> Any:
         """Run ``operation(argument)`` on the SSLObject until it completes; return its result.
 
@@ -340,19 +341,27 @@ class SSLStream(Stream, Generic[T_Stream]):
         for cancellation first.
         """
         outgoing = self._outgoing
+        incoming = self._incoming
+        reading = mode is _Mode.READ
         yielded = False
         while True:
+            if reading and not (incoming.pending or incoming.eof or self._ssl_object.pending()):
+                # Nothing to decrypt: the read could only fail, and a failed
+                # SSL call (an exception) costs more than the read itself.
+                await self._receive_more()
+                yielded = True
+                continue
             queued_before = outgoing.pending
             wants_read = False
             try:
                 result = operation(argument)
             except _SSLWantReadError:
                 result = None
-                wants_read = defer is not _Defer.WANT_READ
+                wants_read = mode is not _Mode.CLOSE_NOTIFY
             except _SSLZeroReturnError as exc:
                 # The peer's close_notify arrived after we sent ours: for a
                 # read that is a clean end of stream.
-                if operation is not self._read:
+                if not reading:
                     self._mark_broken()
                     raise BrokenResourceError from exc
                 result = b""
@@ -360,7 +369,7 @@ class SSLStream(Stream, Generic[T_Stream]):
                 self._mark_broken()
                 raise BrokenResourceError from exc
             must_send = outgoing.pending > queued_before
-            if must_send and not wants_read and defer is _Defer.TICKETS and self._keeps_tickets():
+            if must_send and self._may_hold_output(mode, wants_read):
                 must_send = False
             if must_send:
                 await self._send_queued()
@@ -374,11 +383,18 @@ class SSLStream(Stream, Generic[T_Stream]):
             await cancel_shielded_checkpoint()
         return result
 
-    def _keeps_tickets(self) -> bool:
-        # A TLS 1.3 server finishes its handshake by queueing session
-        # tickets.  Sending them now could block forever on an unbuffered
-        # transport whose client has stopped reading (it is done with the
-        # handshake and wants to send): they go out with our next send.
+    def _may_hold_output(self, mode: _Mode, wants_read: bool) -> bool:
+        # What a TLS 1.3 server queues without being asked is never needed by
+        # the client to make progress: session tickets at the end of the
+        # handshake (and after post-handshake authentication), key update
+        # replies.  Sending it at once could block forever on an unbuffered
+        # transport whose client is sending, not reading (both ends would be
+        # stuck in send_all); it goes out, in order, with our next send.
+        if mode is _Mode.HANDSHAKE:
+            if wants_read:
+                return False
+        elif mode is not _Mode.READ:
+            return False
         ssl_object = self._ssl_object
         return ssl_object.server_side and ssl_object.version() == "TLSv1.3"
 
@@ -446,7 +462,7 @@ class SSLStream(Stream, Generic[T_Stream]):
             raise BrokenResourceError("the TLS handshake failed")
         self._handshake = _Handshake.RUNNING
         try:
-            await self._drive(_do_handshake, self._ssl_object, _Defer.TICKETS)
+            await self._drive(_do_handshake, self._ssl_object, _Mode.HANDSHAKE)
         except BaseException:
             self._handshake = _Handshake.FAILED
             self._mark_broken()
@@ -555,7 +571,7 @@ class SSLStream(Stream, Generic[T_Stream]):
             try:
                 if self._handshake is not _Handshake.DONE:
                     await self._ensure_handshake()
-                data: bytes = await self._drive(self._read, max_bytes)
+                data: bytes = await self._drive(self._read, max_bytes, _Mode.READ)
                 return data
             except BrokenResourceError as exc:
                 # Most web peers just close the connection; HTTP has its own
@@ -625,7 +641,7 @@ class SSLStream(Stream, Generic[T_Stream]):
             if self._handshake is not _Handshake.DONE:
                 await self._ensure_handshake()
             try:
-                await self._drive(_unwrap, self._ssl_object, _Defer.WANT_READ)
+                await self._drive(_unwrap, self._ssl_object, _Mode.CLOSE_NOTIFY)
             except BrokenResourceError:
                 # The peer closed first (a crossing close_notify, say): our
                 # close_notify has nowhere to go, which is fine.
