@@ -20,13 +20,6 @@ from typing import Any
 
 import pytest
 
-ON_TETHER = os.environ.get("TETHER_TEST_IMPL", "tether") == "tether"
-
-
-def xfail_on_tether(reason: str) -> pytest.MarkDecorator:
-    """A tether bug: the test states trio's behaviour, so it passes on trio."""
-    return pytest.mark.xfail(ON_TETHER, strict=True, reason=reason)
-
 
 def open_fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))

@@ -19,16 +19,6 @@ from typing import Any
 
 import pytest
 
-ON_TETHER = os.environ.get("TETHER_TEST_IMPL", "tether") == "tether"
-
-# Far more than loopback socket buffers hold: a send_all of this blocks.
-BIG = 64 * 1024 * 1024
-
-
-def xfail_on_tether(reason: str) -> pytest.MarkDecorator:
-    """A tether bug: the test states trio's behaviour, so it passes on trio."""
-    return pytest.mark.xfail(ON_TETHER, strict=True, reason=reason)
-
 
 def open_fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))
