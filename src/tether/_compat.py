@@ -14,7 +14,6 @@ Who calls it: user code (first thing in a program), ``python -m tether``
 from __future__ import annotations
 
 import importlib
-import random
 import sys
 import types
 
@@ -69,7 +68,6 @@ def install() -> None:
             )
     for name in PUBLIC_SUBMODULES:
         _import_if_present(f"tether.{name}")
-    _add_scheduler_randomness_hooks()
     tether.__version__ = TRIO_API_VERSION
     for name, module in list(sys.modules.items()):
         if isinstance(module, types.ModuleType) and (name == "tether" or name.startswith("tether.")):
@@ -84,31 +82,3 @@ def _import_if_present(module_name: str) -> None:
     except ModuleNotFoundError as exc:
         if exc.name != module_name:
             raise
-
-
-def _add_scheduler_randomness_hooks() -> None:
-    # Reached through trio's name by code outside tether (docs/guide.md,
-    # "the de-facto API"): pytest-trio registers trio._core._run._r with
-    # hypothesis and sets _ALLOW_DETERMINISTIC_SCHEDULING; real trio's
-    # installed metadata declares the hypothesis plugin
-    # trio._core._run:_hypothesis_plugin_setup, which `import hypothesis`
-    # loads.  tether's scheduler makes no random choices, so all three only
-    # have to exist (and must not break).
-    from tether._core import _run
-
-    if not hasattr(_run, "_r"):
-        setattr(_run, "_r", random.Random())  # noqa: B010 (a module attribute mypy does not know)
-    if not hasattr(_run, "_ALLOW_DETERMINISTIC_SCHEDULING"):
-        setattr(_run, "_ALLOW_DETERMINISTIC_SCHEDULING", False)  # noqa: B010
-    if not hasattr(_run, "_hypothesis_plugin_setup"):
-        setattr(_run, "_hypothesis_plugin_setup", _hypothesis_plugin_setup)  # noqa: B010
-
-
-def _hypothesis_plugin_setup() -> None:
-    """What hypothesis calls through real trio's entry point, under install()."""
-    from hypothesis import register_random
-
-    from tether._core import _run
-
-    setattr(_run, "_ALLOW_DETERMINISTIC_SCHEDULING", True)  # noqa: B010
-    register_random(getattr(_run, "_r"))  # noqa: B009

@@ -76,6 +76,24 @@ def _sleep_abort_marker(raise_cancel: Any) -> Abort:  # pragma: no cover - never
     raise AssertionError("unreachable")
 
 
+# The de-facto API (docs/guide.md): under install(), pytest-trio registers
+# ``trio._core._run._r`` with hypothesis and sets the flag below, and real
+# trio's installed metadata names ``_hypothesis_plugin_setup`` as a
+# hypothesis plugin.  tether's batches run in FIFO order, so the scheduler
+# does not draw from ``_r`` yet (seeded shuffling is an open issue).
+_r = random.Random()
+_ALLOW_DETERMINISTIC_SCHEDULING = False
+
+
+def _hypothesis_plugin_setup() -> None:
+    """Called by hypothesis through trio's plugin entry point (under install())."""
+    global _ALLOW_DETERMINISTIC_SCHEDULING
+    from hypothesis import register_random
+
+    _ALLOW_DETERMINISTIC_SCHEDULING = True
+    register_random(_r)
+
+
 @final
 class SystemClock(Clock):
     """The default clock: ``time.perf_counter`` plus a random offset.
