@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 
+# Far more than loopback socket buffers hold: a send_all of this blocks.
+BIG = 64 * 1024 * 1024
+
 
 def open_fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))
