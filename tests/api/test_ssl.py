@@ -1011,6 +1011,24 @@ def test_open_ssl_over_tcp_stream_talks_to_ssl_listeners(
 
 
 @pytest.mark.usefixtures("no_fd_leak")
+def test_ssl_over_tcp_passes_check_two_way_stream(
+    impl: ModuleType, run: Run, client_ctx: ssl.SSLContext, server_ctx: ssl.SSLContext
+) -> None:
+    async def stream_maker() -> Any:
+        [listener] = await impl.open_tcp_listeners(0, host="127.0.0.1")
+        async with listener:
+            client_transport = await impl.testing.open_stream_to_socket_listener(listener)
+            server_transport = await listener.accept()
+        client = impl.SSLStream(client_transport, client_ctx, server_hostname="localhost")
+        return client, impl.SSLStream(server_transport, server_ctx, server_side=True)
+
+    async def main() -> None:
+        await impl.testing.check_two_way_stream(stream_maker, None)
+
+    run(main)
+
+
+@pytest.mark.usefixtures("no_fd_leak")
 def test_serve_ssl_over_tcp_echoes_and_survives_a_garbage_client(
     impl: ModuleType, run: Run, client_ctx: ssl.SSLContext, server_ctx: ssl.SSLContext
 ) -> None:

@@ -10,7 +10,9 @@ a deadlock turns into TooSlowError under ``fail_after``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import socket
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -901,3 +903,55 @@ def test_check_half_closeable_stream_rejects_a_plain_stream(impl: ModuleType, ru
             await impl.testing.check_half_closeable_stream(maker, None)
 
     assert_rejected(run, main)
+
+
+# ---------------------------------------------------------------- open_stream_to_socket_listener
+
+
+@pytest.fixture
+def no_fd_leak() -> Iterator[None]:
+    before = set(os.listdir("/proc/self/fd"))
+    yield
+    leaked = set(os.listdir("/proc/self/fd")) - before
+    assert not leaked, f"file descriptors leaked: {sorted(leaked)}"
+
+
+@pytest.mark.usefixtures("no_fd_leak")
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", None])
+def test_open_stream_to_socket_listener_connects_to_the_listener(
+    impl: ModuleType, run: Run, host: str | None
+) -> None:
+    # host None binds the wildcard addresses, reached through loopback.
+    async def main() -> None:
+        listeners = await impl.open_tcp_listeners(0, host=host)
+        try:
+            for listener in listeners:
+                client = await impl.testing.open_stream_to_socket_listener(listener)
+                assert isinstance(client, impl.SocketStream)
+                async with client, await listener.accept() as server:
+                    await client.send_all(b"hello")
+                    assert await server.receive_some() == b"hello"
+        finally:
+            for listener in listeners:
+                await listener.aclose()
+
+    run(main)
+
+
+@pytest.mark.usefixtures("no_fd_leak")
+def test_open_stream_to_socket_listener_on_a_unix_socket(
+    impl: ModuleType, run: Run, tmp_path: Any
+) -> None:
+    path = str(tmp_path / "listener.sock")
+
+    async def main() -> None:
+        sock = impl.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        await sock.bind(path)
+        sock.listen(1)
+        async with impl.SocketListener(sock) as listener:
+            async with await impl.testing.open_stream_to_socket_listener(listener) as client:
+                async with await listener.accept() as server:
+                    await server.send_all(b"over unix")
+                    assert await client.receive_some() == b"over unix"
+
+    run(main)
