@@ -409,11 +409,6 @@ def test_cancelling_open_tcp_stream_closes_every_attempt(run, impl) -> None:
 
 
 @needs_ipv6
-@xfail_on_tether(
-    "open_tcp_stream interleaves the address families all the way (RFC 8305: 6,4,6,4,6); "
-    "trio only moves the first address of the other family to second place "
-    "(RFC 6555 section 5.4: 6,4,6,6,4); undocumented in docs/differences.md"
-)
 def test_the_second_attempt_uses_the_other_address_family(run, impl) -> None:
     # RFC 6555 section 5.4, as trio does it: the first address of the other
     # family moves up to second place; the rest keep the resolver's order.

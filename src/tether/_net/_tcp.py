@@ -1,7 +1,7 @@
 """TCP: open_tcp_stream (Happy Eyeballs, RFC 8305), open_tcp_listeners, serve_tcp.
 
-``open_tcp_stream`` resolves the host, orders the addresses (IPv6 and IPv4
-interleaved, the first family first), then starts one connection attempt
+``open_tcp_stream`` resolves the host, orders the addresses (the first of
+the other family moved up to second place, as trio does), then starts one connection attempt
 after another, each ``happy_eyeballs_delay`` seconds after the previous one
 (or at once when the previous one fails), keeps the first that connects and
 closes the rest.  If all fail, the OSError lists every attempt.
@@ -110,19 +110,15 @@ async def serve_tcp(
 
 
 def _interleave_families(addresses: list[Any]) -> list[Any]:
-    # RFC 8305 section 4: alternate address families, the first one first.
+    # As trio does (RFC 6555 section 5.4): the first address of the other
+    # family moves up to second place; the rest keep the resolver's order.
     if not addresses:
         return addresses
     first_family = addresses[0][0]
-    first = [info for info in addresses if info[0] == first_family]
-    other = [info for info in addresses if info[0] != first_family]
-    ordered: list[Any] = []
-    while first or other:
-        if first:
-            ordered.append(first.pop(0))
-        if other:
-            ordered.append(other.pop(0))
-    return ordered
+    for index, info in enumerate(addresses):
+        if info[0] != first_family:
+            return [addresses[0], info, *addresses[1:index], *addresses[index + 1 :]]
+    return addresses
 
 
 def _format_host_port(host: str | bytes, port: int) -> str:
