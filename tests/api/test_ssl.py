@@ -968,6 +968,139 @@ def test_post_handshake_authentication_mid_stream(
     run(main)
 
 
+async def pha_with_a_send_in_flight(impl: ModuleType, client: Any, server: Any, early: list[object]) -> None:
+    """The client's receive must answer a certificate request while its send_all holds the transport.
+
+    The client's transport send is held until ``release`` is set; meanwhile
+    its receive decrypts the request and has an answer to send.  ``early``
+    gets what the receive returned before the send was released.
+    """
+    await handshake_both(impl, client, server)
+    to_server = client.transport_stream.send_stream
+    pump = to_server.send_all_hook
+    release = impl.Event()
+
+    async def held_pump() -> None:
+        await release.wait()
+        await pump()
+
+    to_server.send_all_hook = held_pump
+    received: list[object] = []
+
+    async def receive() -> None:
+        received.append(bytes(await client.receive_some()))
+
+    with impl.fail_after(DEADLOCK_TIMEOUT):
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(client.send_all, b"app data")
+            await impl.testing.wait_all_tasks_blocked()
+            server._ssl_object.verify_client_post_handshake()
+            await server.send_all(b"request")
+            nursery.start_soon(receive)
+            await impl.testing.wait_all_tasks_blocked()
+            early.extend(received)
+            release.set()
+        got = b""
+        while len(got) < len(b"app data"):
+            got += await server.receive_some()
+        assert got == b"app data"
+        assert received == [b"request"]
+        # The answer followed the application data: the server has the certificate.
+        await client.send_all(b"!")
+        assert await server.receive_some() == b"!"
+        assert server.getpeercert() is not None
+
+
+def test_a_receive_answering_the_peer_while_a_send_is_in_flight(
+    impl: ModuleType, run: Run, client_cert_contexts: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    async def main() -> None:
+        client, server = ssl_pair(impl, *client_cert_contexts)
+        await pha_with_a_send_in_flight(impl, client, server, [])
+
+    run(main)
+
+
+@pytest.mark.trio_differs  # trio's receive waits for the send to finish
+def test_a_receive_answering_the_peer_does_not_wait_for_a_send_in_flight(
+    impl: ModuleType, run: Run, client_cert_contexts: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    early: list[object] = []
+
+    async def main() -> None:
+        client, server = ssl_pair(impl, *client_cert_contexts)
+        await pha_with_a_send_in_flight(impl, client, server, early)
+
+    run(main)
+    assert early == [b"request"]
+
+
+async def send_while_an_answer_is_in_flight(
+    impl: ModuleType, client: Any, server: Any, *, cancel_send: bool
+) -> None:
+    """The client's send_all must wait while its receive's answer holds the transport.
+
+    With ``cancel_send``, the waiting send_all is cancelled before the
+    transport frees up; its bytes must still not corrupt the stream.
+    """
+    await handshake_both(impl, client, server)
+    to_server = client.transport_stream.send_stream
+    pump = to_server.send_all_hook
+    release = impl.Event()
+
+    async def held_pump() -> None:
+        await release.wait()
+        await pump()
+
+    server._ssl_object.verify_client_post_handshake()
+    await server.send_all(b"request")
+    to_server.send_all_hook = held_pump
+    send_scope = impl.CancelScope()
+
+    async def send() -> None:
+        with send_scope:
+            await client.send_all(b"app data")
+
+    with impl.fail_after(DEADLOCK_TIMEOUT):
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(client.receive_some)  # answers, and holds the transport
+            await impl.testing.wait_all_tasks_blocked()
+            nursery.start_soon(send)
+            await impl.testing.wait_all_tasks_blocked()
+            if cancel_send:
+                send_scope.cancel()
+                await impl.testing.wait_all_tasks_blocked()
+            release.set()
+        got = b""
+        while len(got) < len(b"app data"):
+            got += await server.receive_some()
+        assert got == b"app data"
+        await client.send_all(b"!")
+        assert await server.receive_some() == b"!"
+        assert server.getpeercert() is not None
+
+
+def test_send_all_waits_for_an_answer_in_flight(
+    impl: ModuleType, run: Run, client_cert_contexts: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    async def main() -> None:
+        client, server = ssl_pair(impl, *client_cert_contexts)
+        await send_while_an_answer_is_in_flight(impl, client, server, cancel_send=False)
+
+    run(main)
+
+
+@pytest.mark.trio_differs  # trio drops the encrypted bytes: the peer waits for them forever
+def test_send_all_cancelled_while_waiting_for_the_transport_keeps_the_stream_intact(
+    impl: ModuleType, run: Run, client_cert_contexts: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    async def main() -> None:
+        client, server = ssl_pair(impl, *client_cert_contexts)
+        await send_while_an_answer_is_in_flight(impl, client, server, cancel_send=True)
+
+    run(main)
+
+
 @pytest.mark.trio_differs  # trio deadlocks: both ends end up in send_all
 def test_post_handshake_authentication_over_an_unbuffered_transport(
     impl: ModuleType, run: Run, client_cert_contexts: tuple[ssl.SSLContext, ssl.SSLContext]

@@ -13,8 +13,10 @@ a post-handshake authentication request; a send during a TLS 1.2
 renegotiation must read).  Two gates keep that safe:
 
 * the send gate: one task at a time sends on the transport.  The holder
-  sends whatever ``_outgoing`` holds when it gets the gate, so ciphertext
-  leaves in the order the SSLObject queued it, whoever queued it.
+  sends whatever ``_outgoing`` holds, so ciphertext leaves in the order the
+  SSLObject queued it, whoever queued it; it keeps sending while more is
+  queued and nobody waits for the gate, so a receive that must answer the
+  peer can leave its answer to the holder instead of waiting.
 * the receive gate: one task at a time receives from the transport.  A
   task that waited for it first retries its SSLObject call if another task
   fed ``_incoming`` meanwhile (``_transport_reads`` changed): the data it
@@ -372,8 +374,11 @@ class SSLStream(Stream, Generic[T_Stream]):
             if must_send and self._may_hold_output(mode, wants_read):
                 must_send = False
             if must_send:
-                await self._send_queued()
-                yielded = True
+                # A read does not wait for a busy transport: its answer (to a
+                # key update, a certificate request) goes out with the bytes
+                # of the task sending now, and the data it decrypted is
+                # returned, not lost to a cancellation while waiting.
+                yielded = await self._send_queued(wait=not reading) or yielded
             elif wants_read:
                 await self._receive_more()
                 yielded = True
@@ -398,28 +403,43 @@ class SSLStream(Stream, Generic[T_Stream]):
         ssl_object = self._ssl_object
         return ssl_object.server_side and ssl_object.version() == "TLSv1.3"
 
-    async def _send_queued(self) -> None:
-        """Send everything queued in ``_outgoing``, in order, holding the send gate.
+    async def _send_queued(self, *, wait: bool) -> bool:
+        """Send what is queued in ``_outgoing``, in order, holding the send gate.
 
-        If cancelled while waiting for the gate, the bytes stay queued and
-        go out with the next send.  If the transport send fails (or is
+        If another task holds the gate, either wait for it (``wait``: the
+        caller needs its bytes on the transport before it returns, for
+        backpressure or before a close) or leave the bytes to the holder,
+        which keeps sending while bytes are queued and nobody waits.  If
+        cancelled while waiting for the gate, the bytes stay queued and go
+        out with the next send.  If the transport send fails (or is
         cancelled) part-way, the TLS session is lost: the stream is broken.
+
+        Returns:
+            Whether this call yielded (it always does unless it left the
+            bytes to the holder).
         """
         gate = self._send_gate
         if gate.held:
+            if not wait:
+                return False
             await park_current_task(gate.waiters)  # release() hands the gate over
         else:
             gate.held = True
         try:
-            data = self._outgoing.read()
-            if data:
+            outgoing = self._outgoing
+            data = outgoing.read()
+            while data:
                 try:
                     await self.transport_stream.send_all(data)
                 except BaseException:
                     self._mark_broken()
                     raise
+                if gate.waiters:
+                    break  # the next in line sends what was queued meanwhile
+                data = outgoing.read()
         finally:
             gate.release()
+        return True
 
     async def _receive_more(self) -> None:
         """Feed ``_incoming`` one transport receive (or EOF), holding the receive gate."""
