@@ -413,6 +413,42 @@ def test_receive_some_returns_at_most_max_bytes(
     run(main)
 
 
+def test_records_split_into_small_pieces_still_decrypt(
+    impl: ModuleType, run: Run, client_ctx: ssl.SSLContext, server_ctx: ssl.SSLContext, tls_version: str
+) -> None:
+    # Every byte in both directions arrives in 7-byte pieces: TLS records
+    # are cut everywhere, headers included.
+    async def main() -> None:
+        client, server = ssl_pair(impl, client_ctx, server_ctx)
+        halves = [
+            (client.transport_stream.send_stream, server.transport_stream.receive_stream),
+            (server.transport_stream.send_stream, client.transport_stream.receive_stream),
+        ]
+        for send_stream, _ in halves:
+            send_stream.send_all_hook = None
+
+        async def trickle() -> None:
+            while True:
+                moved = False
+                for send_stream, receive_stream in halves:
+                    moved |= impl.testing.memory_stream_pump(send_stream, receive_stream, max_bytes=7)
+                await (impl.lowlevel.checkpoint() if moved else impl.sleep(1))
+
+        with impl.fail_after(DEADLOCK_TIMEOUT):
+            async with impl.open_nursery() as nursery:
+                nursery.start_soon(trickle)
+                nursery.start_soon(echo_until_eof, server)
+                for message in (b"x", b"hello" * 1000):
+                    await client.send_all(message)
+                    got = b""
+                    while len(got) < len(message):
+                        got += await client.receive_some()
+                    assert got == message
+                nursery.cancel_scope.cancel()
+
+    run(main)
+
+
 def test_large_send_arrives_whole(
     impl: ModuleType, run: Run, client_ctx: ssl.SSLContext, server_ctx: ssl.SSLContext
 ) -> None:
