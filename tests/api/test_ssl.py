@@ -1137,6 +1137,31 @@ def test_send_all_cancelled_while_waiting_for_the_transport_keeps_the_stream_int
     run(main)
 
 
+@pytest.mark.trio_differs  # trio gets stuck: the answer cannot go out during the wait
+def test_a_receive_answering_the_peer_during_wait_send_all_might_not_block(
+    impl: ModuleType, run: Run, client_cert_contexts: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    async def main() -> None:
+        client, server = ssl_pair(impl, *client_cert_contexts)
+        await handshake_both(impl, client, server)
+        release = impl.Event()
+        client.transport_stream.send_stream.wait_send_all_might_not_block_hook = release.wait
+        server._ssl_object.verify_client_post_handshake()
+        await server.send_all(b"request")
+        with impl.fail_after(DEADLOCK_TIMEOUT):
+            async with impl.open_nursery() as nursery:
+                nursery.start_soon(client.wait_send_all_might_not_block)
+                await impl.testing.wait_all_tasks_blocked()
+                assert await client.receive_some() == b"request"  # the answer waits for the transport
+                release.set()
+            # The wait sent the answer once the transport was free.
+            await client.send_all(b"!")
+            assert await server.receive_some() == b"!"
+            assert server.getpeercert() is not None
+
+    run(main)
+
+
 @pytest.mark.trio_differs  # trio deadlocks: both ends end up in send_all
 def test_post_handshake_authentication_over_an_unbuffered_transport(
     impl: ModuleType, run: Run, client_cert_contexts: tuple[ssl.SSLContext, ssl.SSLContext]

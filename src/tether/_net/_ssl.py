@@ -411,8 +411,7 @@ class SSLStream(Stream, Generic[T_Stream]):
         backpressure or before a close) or leave the bytes to the holder,
         which keeps sending while bytes are queued and nobody waits.  If
         cancelled while waiting for the gate, the bytes stay queued and go
-        out with the next send.  If the transport send fails (or is
-        cancelled) part-way, the TLS session is lost: the stream is broken.
+        out with the next send.
 
         Returns:
             Whether this call yielded (it always does unless it left the
@@ -426,20 +425,26 @@ class SSLStream(Stream, Generic[T_Stream]):
         else:
             gate.held = True
         try:
-            outgoing = self._outgoing
-            data = outgoing.read()
-            while data:
-                try:
-                    await self.transport_stream.send_all(data)
-                except BaseException:
-                    self._mark_broken()
-                    raise
-                if gate.waiters:
-                    break  # the next in line sends what was queued meanwhile
-                data = outgoing.read()
+            await self._send_while_queued()
         finally:
             gate.release()
         return True
+
+    async def _send_while_queued(self) -> None:
+        # Precondition: we hold the send gate.  If the transport send fails
+        # (or is cancelled) part-way, the TLS session is lost: the stream is
+        # broken.
+        outgoing = self._outgoing
+        data = outgoing.read()
+        while data:
+            try:
+                await self.transport_stream.send_all(data)
+            except BaseException:
+                self._mark_broken()
+                raise
+            if self._send_gate.waiters:
+                break  # the next in line sends what was queued meanwhile
+            data = outgoing.read()
 
     async def _receive_more(self) -> None:
         """Feed ``_incoming`` one transport receive (or EOF), holding the receive gate."""
@@ -558,7 +563,21 @@ class SSLStream(Stream, Generic[T_Stream]):
         self._sending = True
         try:
             self._check_status()
-            await self.transport_stream.wait_send_all_might_not_block()
+            # Hold the send gate, so that a receive answering the peer
+            # meanwhile leaves its answer to us instead of using the
+            # transport's sending side while we wait on it.
+            gate = self._send_gate
+            if gate.held:
+                await park_current_task(gate.waiters)
+            else:
+                gate.held = True
+            try:
+                queued_before = self._outgoing.pending
+                await self.transport_stream.wait_send_all_might_not_block()
+                if self._outgoing.pending > queued_before:
+                    await self._send_while_queued()
+            finally:
+                gate.release()
         finally:
             self._sending = False
 
