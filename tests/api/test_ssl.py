@@ -685,6 +685,30 @@ def test_both_ends_closing_without_receivers_finish(
     run(main)
 
 
+@pytest.mark.trio_differs  # trio waits for the peer to read
+def test_graceful_close_while_a_task_waits_to_send(
+    impl: ModuleType, run: Run, client_ctx: ssl.SSLContext, server_ctx: ssl.SSLContext
+) -> None:
+    # The waiting task has the transport's sending side: the close cannot
+    # send close_notify, but it must not wait for the peer either.
+    async def main() -> None:
+        client, server = ssl_pair(impl, client_ctx, server_ctx, lockstep=True)
+        await handshake_both(impl, client, server)
+
+        async def wait_until_closed() -> None:
+            with pytest.raises(impl.ClosedResourceError):
+                await client.wait_send_all_might_not_block()
+
+        with impl.fail_after(DEADLOCK_TIMEOUT):
+            async with impl.open_nursery() as nursery:
+                nursery.start_soon(wait_until_closed)
+                await impl.testing.wait_all_tasks_blocked()
+                await client.aclose()
+        assert impl.current_time() == 0
+
+    run(main)
+
+
 def test_graceful_close_before_handshake_gives_a_clean_end_of_stream(
     impl: ModuleType, run: Run, client_ctx: ssl.SSLContext, server_ctx: ssl.SSLContext
 ) -> None:

@@ -167,6 +167,7 @@ class SSLStream(Stream, Generic[T_Stream]):
         "_ssl_object",
         "_state",
         "_transport_reads",
+        "_waiting_writable",
         "_write",
         "transport_stream",
     )
@@ -195,6 +196,9 @@ class SSLStream(Stream, Generic[T_Stream]):
         self._receiving = False
         self._send_gate = _Gate()
         self._receive_gate = _Gate()
+        # True while wait_send_all_might_not_block waits on the transport
+        # (holding the send gate): nothing else can send meanwhile.
+        self._waiting_writable = False
         # Invariant: the number of transport receives that fed _incoming.
         self._transport_reads = 0
         # Bound once: the hot path calls them on every operation.
@@ -573,7 +577,11 @@ class SSLStream(Stream, Generic[T_Stream]):
                 gate.held = True
             try:
                 queued_before = self._outgoing.pending
-                await self.transport_stream.wait_send_all_might_not_block()
+                self._waiting_writable = True
+                try:
+                    await self.transport_stream.wait_send_all_might_not_block()
+                finally:
+                    self._waiting_writable = False
                 if self._outgoing.pending > queued_before:
                     await self._send_while_queued()
             finally:
@@ -664,7 +672,10 @@ class SSLStream(Stream, Generic[T_Stream]):
         allows that, and a peer that is not reading would block us
         forever); this needs the handshake, so a fresh stream does it
         first.  If that fails or is cancelled, the transport is closed
-        forcefully and the error raised.  The stream is closed either way.
+        forcefully and the error raised.  If another task is blocked in
+        :meth:`wait_send_all_might_not_block`, there is no way to send
+        ``close_notify``: the transport is just closed (which wakes that
+        task with ClosedResourceError).  The stream is closed either way.
         """
         state = self._state
         if state is _State.CLOSED:
@@ -679,12 +690,16 @@ class SSLStream(Stream, Generic[T_Stream]):
                 await checkpoint()  # raises Cancelled: the except clause closes forcefully
             if self._handshake is not _Handshake.DONE:
                 await self._ensure_handshake()
-            try:
-                await self._drive(_unwrap, self._ssl_object, _Mode.CLOSE_NOTIFY)
-            except BrokenResourceError:
-                # The peer closed first (a crossing close_notify, say): our
-                # close_notify has nowhere to go, which is fine.
-                pass
+            # A task waiting in wait_send_all_might_not_block has the
+            # transport's sending side, maybe until the peer reads: then
+            # close without close_notify rather than wait for the peer.
+            if not self._waiting_writable:
+                try:
+                    await self._drive(_unwrap, self._ssl_object, _Mode.CLOSE_NOTIFY)
+                except BrokenResourceError:
+                    # The peer closed first (a crossing close_notify, say):
+                    # our close_notify has nowhere to go, which is fine.
+                    pass
         except BaseException:
             self._state = _State.CLOSED
             await aclose_forcefully(self.transport_stream)
