@@ -27,7 +27,6 @@ NOT_YET: dict[str, dict[str, str]] = {
         **dict.fromkeys(["DTLSChannel", "DTLSChannelStatistics", "DTLSEndpoint"], _DTLS),
     },
     "trio.lowlevel": {
-        "encode_hostname": _NETWORKING,
         "start_guest_run": _GUEST,
     },
     "trio.testing": {},

@@ -44,5 +44,6 @@ from ._core import (
 from ._core import wait_readable as wait_readable
 from ._core import wait_task_rescheduled as wait_task_rescheduled
 from ._core import wait_writable as wait_writable
+from ._net._socket import encode_hostname as encode_hostname
 from ._subprocess import open_process as open_process
 from ._unix_pipes import FdStream as FdStream
