@@ -17,8 +17,6 @@ import pytest
 
 API_FILE = Path(__file__).parent / "data" / "trio-0.35-public-api.txt"
 
-_NETWORKING = "issue 5 (networking)"
-_DROP_IN = "issue 7 (drop-in and testing toolkit)"
 _GUEST = "issue 8 (guest mode)"
 _DTLS = "not yet filed: DTLS (needs pyOpenSSL)"
 
