@@ -1,24 +1,23 @@
-"""tether demo: structured concurrency in a few lines.
+"""tether demo: the seed's five programs, then structured concurrency in a few lines.
 
-A nursery runs a background and a primary task (as in the seed's last
-program), a timeout abandons a slow operation, and a failing child cancels
-its siblings and surfaces as an ExceptionGroup.
+First the five programs of the project's seed (examples/seeds/: a TCP
+client, async file lines, concurrent HTTP fetches with httpx, a semaphore,
+a nursery), each written for trio and run unchanged on tether with
+``python -m tether``; each starts the local server or makes the file it
+needs.  Then a short tether program: a timeout, and a failing child
+cancelling its sibling in a nursery.
 
     python examples/demo.py
 """
 
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import tether
 
-
-async def background_process() -> None:
-    await tether.sleep(0.2)
-    print("Background operation finalized")
-
-
-async def primary_process() -> None:
-    print("Primary operation started")
-    await tether.sleep(0.4)
-    print("Primary operation finished")
+SEEDS = ["tcp_client.py", "log_file.py", "http_fetch.py", "semaphore.py", "structured.py"]
 
 
 async def slow_operation() -> str:
@@ -39,10 +38,6 @@ async def sibling() -> None:
 
 
 async def main() -> None:
-    async with tether.open_nursery() as nursery:
-        nursery.start_soon(background_process)
-        await primary_process()
-
     with tether.move_on_after(0.1) as scope:
         await slow_operation()
     print(f"Slow operation abandoned after 0.1 s: cancelled_caught={scope.cancelled_caught}")
@@ -56,5 +51,21 @@ async def main() -> None:
     print("No task left behind.")
 
 
+SAMPLE_LOG = "boot: ok\n\nnetwork: up\n   \nservice: listening on 127.0.0.1\n"
+
+
+def run_seed_programs() -> None:
+    folder = Path(__file__).parent / "seeds"
+    with tempfile.TemporaryDirectory() as workdir:
+        # log_file.py reads ./system.log, as in the seed: give it one.
+        (Path(workdir) / "system.log").write_text(SAMPLE_LOG)
+        for name in SEEDS:
+            print(f"--- {name} (python -m tether examples/seeds/{name})", flush=True)
+            command = [sys.executable, "-m", "tether", str(folder / name)]
+            subprocess.run(command, check=True, cwd=workdir)
+
+
 if __name__ == "__main__":
+    run_seed_programs()
+    print("--- a tether program", flush=True)
     tether.run(main)
