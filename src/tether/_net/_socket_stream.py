@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer
 
 DEFAULT_RECEIVE_SIZE: Final = 65536
+# receive_some waits before its first recv() once this many calls in a row
+# found nothing to read, and still tries first on every _PROBE_EVERY-th.
+_WAIT_FIRST_AFTER: Final = 2
+_PROBE_EVERY: Final = 8
 
 # accept() errors that concern one incoming connection, not the listener.
 _IGNORABLE_ACCEPT_ERRNOS: Final = frozenset(
@@ -55,7 +59,7 @@ class SocketStream(HalfCloseableStream):
         socket: a connected ``tether.socket.SocketType`` of type SOCK_STREAM.
     """
 
-    __slots__ = ("_receiving", "_sending", "socket")
+    __slots__ = ("_receiving", "_sending", "_wait_streak", "socket")
 
     def __init__(self, socket: SocketType) -> None:
         if not isinstance(socket, SocketType):
@@ -65,6 +69,8 @@ class SocketStream(HalfCloseableStream):
         self.socket = socket
         self._sending = False
         self._receiving = False
+        # How many receives in a row found nothing on their first try.
+        self._wait_streak = 0
         try:
             socket.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, True)
         except OSError:
@@ -171,25 +177,32 @@ class SocketStream(HalfCloseableStream):
             raise ValueError(f"max_bytes must be >= 1, got {max_bytes!r}")
         if self._receiving:
             _raise_busy("receiving")
-        # Hot path: try recv() first; wait for readability only if it
-        # would block (the wait is then the checkpoint).
         task = _current_task_checked()
         sock = self.socket
+        raw = sock._sock
         self._receiving = True
         try:
             if task._cancel_status.effectively_cancelled:
                 await _core.checkpoint()
-            raw = sock._sock
+            # Try recv() first, unless this stream's recent first tries all
+            # found nothing (request/response traffic): then a failed try is
+            # a wasted system call per message, so wait first, and probe
+            # with a try every _PROBE_EVERY calls to notice streaming again.
             data: bytes
-            try:
-                data = raw.recv(max_bytes)
-            except BlockingIOError:
-                pass
-            except OSError as error:
-                raise _stream_error(sock, error) from None
+            streak = self._wait_streak
+            if streak < _WAIT_FIRST_AFTER or streak % _PROBE_EVERY == 0:
+                try:
+                    data = raw.recv(max_bytes)
+                except BlockingIOError:
+                    self._wait_streak = streak + 1
+                except OSError as error:
+                    raise _stream_error(sock, error) from None
+                else:
+                    self._wait_streak = 0
+                    await _core.checked_schedule_point()
+                    return data
             else:
-                await _core.checked_schedule_point()
-                return data
+                self._wait_streak = streak + 1
             while True:
                 await sock._wait(_core.READ)
                 try:
@@ -199,6 +212,8 @@ class SocketStream(HalfCloseableStream):
                 except OSError as error:
                     raise _stream_error(sock, error) from None
                 else:
+                    if len(data) == max_bytes:
+                        self._wait_streak = 0  # a full read: more is likely queued
                     return data
         finally:
             self._receiving = False

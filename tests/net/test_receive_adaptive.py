@@ -1,0 +1,66 @@
+"""SocketStream.receive_some waits first once its first tries keep finding nothing.
+
+White-box: the streak counter decides; what must never change is that every
+byte arrives, whether or not it was already queued when receive_some began.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import tether
+from tether._net import _socket_stream
+from tether.testing import wait_all_tasks_blocked
+
+
+def _stream_pair() -> tuple[tether.SocketStream, tether.SocketStream]:
+    left, right = socket.socketpair()
+    return (
+        tether.SocketStream(tether.socket.from_stdlib_socket(left)),
+        tether.SocketStream(tether.socket.from_stdlib_socket(right)),
+    )
+
+
+def test_request_response_traffic_switches_to_waiting_first() -> None:
+    async def main() -> list[int]:
+        a, b = _stream_pair()
+        streaks = []
+        async with a, b, tether.open_nursery() as nursery:
+
+            async def reply() -> None:
+                for _ in range(6):
+                    await wait_all_tasks_blocked()
+                    await b.send_all(b"x")
+
+            nursery.start_soon(reply)
+            for _ in range(6):
+                assert await a.receive_some(10) == b"x"
+                streaks.append(a._wait_streak)
+        return streaks
+
+    assert tether.run(main) == [1, 2, 3, 4, 5, 6]
+
+
+def test_data_already_queued_arrives_while_waiting_first() -> None:
+    async def main() -> bytes:
+        a, b = _stream_pair()
+        async with a, b:
+            a._wait_streak = _socket_stream._WAIT_FIRST_AFTER + 1  # not a probe turn
+            await b.send_all(b"queued")
+            return await a.receive_some(100)
+
+    assert tether.run(main) == b"queued"
+
+
+def test_a_full_read_returns_to_trying_first() -> None:
+    async def main() -> tuple[int, int]:
+        a, b = _stream_pair()
+        async with a, b:
+            a._wait_streak = _socket_stream._WAIT_FIRST_AFTER + 1
+            await b.send_all(b"abcdef")
+            assert await a.receive_some(3) == b"abc"
+            after_full_read = a._wait_streak
+            assert await a.receive_some(3) == b"def"  # tried first: no wait needed
+            return after_full_read, a._wait_streak
+
+    assert tether.run(main) == (0, 0)
