@@ -1,46 +1,158 @@
-"""Libraries built on trio run on tether under install(), each in a fresh interpreter."""
+"""Libraries built on trio run on tether under install(), each in a fresh interpreter.
+
+Each program in programs/ runs twice: on tether (``python -m tether prog.py``,
+or ``TETHER_AS_TRIO=1 python prog.py``) and on real trio (``python prog.py``).
+Everything happens over 127.0.0.1 inside the program, which bounds itself with
+``fail_after``.  The last line a program prints names the runtime
+(``runtime: tether`` or ``runtime: trio``), so the test knows which one ran;
+the lines before it must be the same on both, and what the test expects.
+"""
 
 from __future__ import annotations
 
 import subprocess
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 RunPython = Callable[..., subprocess.CompletedProcess[str]]  # the run_python fixture (conftest.py)
 
-ANYIO_PROGRAM = """
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+
+def observed(result: subprocess.CompletedProcess[str], runtime: str) -> str:
+    """What the program printed before its last line, which must name ``runtime``."""
+    assert result.returncode == 0, result.stderr
+    *lines, last = result.stdout.splitlines()
+    assert last == f"runtime: {runtime}", result.stdout
+    return "".join(line + "\n" for line in lines)
+
+
+def run_both(run_python: RunPython, name: str, *, as_trio_variable: bool = False) -> str:
+    """Run programs/``name`` on trio and on tether; both must print the same. Returns it."""
+    program = str(PROGRAMS / name)
+    on_trio = observed(run_python(program), "trio")
+    if as_trio_variable:
+        on_tether = observed(run_python(program, env={"TETHER_AS_TRIO": "1"}), "tether")
+    else:
+        on_tether = observed(run_python("-m", "tether", program), "tether")
+    assert on_tether == on_trio
+    return on_tether
+
+
+def test_httpx_client_plain_and_tls(run_python: RunPython) -> None:
+    body = "a body of bytes " * 4
+    rounds = [
+        f"{scheme} GET 200 HTTP/1.1 hello from GET /hello?x=1\n"
+        f"{scheme} POST 200 70 echo: {body}\n"
+        f"{scheme} STREAM 200 chunked b'alpha beta gamma delta\\n'\n"
+        for scheme in ("http", "https")
+    ]
+    expected = "".join(rounds) + "https TLS True 127.0.0.1\n"
+    assert run_both(run_python, "httpx_client.py") == expected
+
+
+def test_anyio_trio_backend_runs_on_tether(run_python: RunPython) -> None:
+    assert run_both(run_python, "anyio_trio_backend.py") == (
+        "tcp b'HELLO'\n"
+        "to_thread 42\n"
+        "from_thread ROUND TRIP\n"
+        "move_on_after True\n"
+        "fail_after TimeoutError\n"
+        "shielded checkpoint survived\n"
+        "outer cancelled_caught True\n"
+        "start ready\n"
+        "task group raised ['boom']\n"
+        "memory stream [0, 1, 2, 3, 4] True\n"
+        "send after close: ClosedResourceError\n"
+        "open_process b'SHOUT THIS' 3\n"
+        "run_process 0 b'ran\\n'\n"
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "stale kept epoll registration: a tether socket closed by the garbage collector leaves its "
+        "WaitingFd (owner = dead weakref) behind; a later plain wait_readable() on the reused fd number "
+        "(here the child's pidfd) passes owner=None, so BaseIOManager.wait_for's test "
+        "'current_owner is not owner' is None-is-not-None, False: the stale record (registered=READ) "
+        "is reused, epoll_ctl is never called for the new fd, and Process.wait() never wakes"
+    ),
+)
+def test_anyio_unclosed_listener_then_process_wait(run_python: RunPython) -> None:
+    assert run_both(run_python, "anyio_unclosed_listener.py") == "wait 0\n"
+
+
+def test_trio_websocket_client_and_server(run_python: RunPython) -> None:
+    assert run_both(run_python, "trio_websocket_echo.py", as_trio_variable=True) == (
+        "server: request path /chat?room=1\n"
+        "client: got 'HELLO'\n"
+        "client: got 'TRIO'\n"
+        "client: got b'\\x02\\x01\\x00'\n"
+        "client: got 'pushed by the server'\n"
+        "client: got str of 70000\n"
+        "server: closed by client 1000 bye\n"
+        "client: closed 1000 bye\n"
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "SocketStream.receive_some on a closed stream in its wait-first mode (after request/response "
+        "traffic) skips the recv() try and waits on the socket's cached fd: epoll_ctl fails and it "
+        "raises OSError(EBADF, 'bad file descriptor N: is it closed?') where trio raises "
+        "ClosedResourceError; hypercorn's TCPServer._read_data closes the stream when a websocket "
+        "closes and reads again, catching only ClosedResourceError/BrokenResourceError"
+    ),
+)
+def test_hypercorn_trio_worker_serves_asgi(run_python: RunPython) -> None:
+    assert run_both(run_python, "hypercorn_asgi.py", as_trio_variable=True) == (
+        "app: lifespan.startup\n"
+        "bound http://127.0.0.1\n"
+        "GET 200 hello from GET /hello (1.1)\n"
+        "POST 200 echo: posted bytes\n"
+        "websocket: echo: one\n"
+        "websocket: echo: two\n"
+        "app: websocket websocket.disconnect 1006\n"
+        "app: lifespan.shutdown\n"
+        "server stopped\n"
+    )
+
+
+ANYIO_PYTEST_FILE = """
 import anyio
-import anyio.abc
+import pytest
 import trio
 
 
-async def shout(stream):
-    async with stream:
-        await stream.send((await stream.receive()).upper())
+@pytest.fixture
+def anyio_backend():
+    return "trio"
 
 
-async def main():
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    async with anyio.create_task_group() as group:
-        group.start_soon(listener.serve, shout)
-        async with await anyio.connect_tcp("127.0.0.1", port) as client:
-            await client.send(b"hello")
-            print(await client.receive())
-        print(await anyio.to_thread.run_sync(sum, [40, 2]))
-        with anyio.move_on_after(0.01) as scope:
-            await anyio.sleep_forever()
-        print(scope.cancelled_caught)
-        group.cancel_scope.cancel()
-    print(trio.__name__)
-
-
-anyio.run(main, backend="trio")
+@pytest.mark.anyio
+async def test_runs_on_the_trio_backend():
+    await anyio.sleep(0)
+    print("runtime:", trio.__name__)
 """
 
 
-def test_anyio_trio_backend_runs_on_tether(run_python: RunPython, tmp_path: Path) -> None:
-    (tmp_path / "anyio_program.py").write_text(textwrap.dedent(ANYIO_PROGRAM))
-    result = run_python("-m", "tether", "anyio_program.py")
-    assert (result.returncode, result.stdout) == (0, "b'HELLO'\n42\nTrue\ntether\n"), result.stderr
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "anyio's pytest plugin runs trio-backend tests in guest mode: its TestRunner calls "
+        "trio.lowlevel.start_guest_run, which tether does not implement yet"
+    ),
+)
+def test_anyio_pytest_plugin_on_the_trio_backend(run_python: RunPython, tmp_path: Path) -> None:
+    (tmp_path / "test_anyio_plugin.py").write_text(ANYIO_PYTEST_FILE)
+    arguments = ("-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "test_anyio_plugin.py")
+    on_trio = run_python(*arguments)
+    assert on_trio.returncode == 0, on_trio.stdout
+    assert "runtime: trio" in on_trio.stdout
+    on_tether = run_python(*arguments, env={"TETHER_AS_TRIO": "1"})
+    assert on_tether.returncode == 0, on_tether.stdout
+    assert "runtime: tether" in on_tether.stdout
