@@ -64,9 +64,6 @@ class EntryQueue:
             except (BlockingIOError, OSError):
                 pass  # the pipe is full (so the loop will wake) or closed
 
-    def has_work(self) -> bool:
-        return bool(self.queue or self.idempotent)
-
     def size(self) -> int:
         return len(self.queue) + len(self.idempotent)
 

@@ -248,7 +248,6 @@ class Runner:
         self.trio_token: TrioToken | None = None
         self.system_context = contextvars.copy_context()
         self.finished = False
-        self.detached_marker = _sleep_abort_marker
         self.checkpoint_watchers: list[CheckpointWatcher] = []
 
     # ---- current task ----------------------------------------------------
@@ -725,22 +724,6 @@ async def _init(
     await runner.asyncgens.finalize_remaining()
 
 
-def setup_runner(
-    clock: Clock | None,
-    instruments: Sequence[Instrument],
-    restrict_keyboard_interrupt_to_checkpoints: bool,
-    strict_exception_groups: bool,
-) -> Runner:
-    if RUN.runner is not None:
-        raise RuntimeError("Attempted to call run() from inside a run()")
-    if clock is None:
-        clock = SystemClock()
-    runner = Runner(
-        clock, instruments, restrict_keyboard_interrupt_to_checkpoints, strict_exception_groups
-    )
-    return runner
-
-
 def run(
     async_fn: Callable[..., Awaitable[RetT]],
     *args: object,
@@ -780,8 +763,11 @@ def run(
     # mistake like run(main()) gives its TypeError with nothing to undo.
     coro = coroutine_or_error(async_fn, args)
     try:
-        runner = setup_runner(
-            clock, instruments, restrict_keyboard_interrupt_to_checkpoints, strict_exception_groups
+        runner = Runner(
+            SystemClock() if clock is None else clock,
+            instruments,
+            restrict_keyboard_interrupt_to_checkpoints,
+            strict_exception_groups,
         )
         run_context = _RunContext(runner)
         run_context.__enter__()
