@@ -840,6 +840,7 @@ class _RunContext:
         self.runner = runner
         self.previous_sigint: Any = None
         self.installed_sigint = False
+        self.previous_wakeup_fd: int | None = None
         self.previous_sniffio: str | None = None
 
     def __enter__(self) -> None:
@@ -849,6 +850,12 @@ class _RunContext:
             self.previous_sniffio = sniffio.thread_local.name
             sniffio.thread_local.name = "trio"
             if threading.current_thread() is threading.main_thread():
+                # A signal that lands just before the loop enters epoll_wait
+                # runs its Python handler only after the wait: the C-level
+                # handler must wake the loop itself, through the pipe.
+                self.previous_wakeup_fd = signal.set_wakeup_fd(
+                    runner.entry_queue.wakeup_write_fd, warn_on_full_buffer=False
+                )
                 current = signal.getsignal(signal.SIGINT)
                 if current is signal.default_int_handler:
                     self.previous_sigint = current
@@ -877,6 +884,8 @@ class _RunContext:
                     runner.asyncgens.uninstall_hooks()
                 if self.installed_sigint:
                     signal.signal(signal.SIGINT, self.previous_sigint)
+                if self.previous_wakeup_fd is not None:
+                    signal.set_wakeup_fd(self.previous_wakeup_fd)
                 runner.io.close()
                 sniffio.thread_local.name = self.previous_sniffio
                 RUN.runner = None
