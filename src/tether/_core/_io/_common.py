@@ -136,7 +136,9 @@ class BaseIOManager:
         after the wait; the owner must call ``forget`` before closing the fd.
         """
         number = fd if type(fd) is int and fd >= 0 else fd_of(fd)
-        task = self.runner.current_task()
+        task = self.runner.current
+        if task is None:
+            task = self.runner.current_task()  # raises: not in a task
         waiting = self.waiting.get(number)
         if waiting is None:
             waiting = self.waiting[number] = WaitingFd(self, number, owner)
