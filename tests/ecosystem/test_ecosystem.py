@@ -71,16 +71,6 @@ def test_anyio_trio_backend_runs_on_tether(run_python: RunPython) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "stale kept epoll registration: a tether socket closed by the garbage collector leaves its "
-        "WaitingFd (owner = dead weakref) behind; a later plain wait_readable() on the reused fd number "
-        "(here the child's pidfd) passes owner=None, so BaseIOManager.wait_for's test "
-        "'current_owner is not owner' is None-is-not-None, False: the stale record (registered=READ) "
-        "is reused, epoll_ctl is never called for the new fd, and Process.wait() never wakes"
-    ),
-)
 def test_anyio_unclosed_listener_then_process_wait(run_python: RunPython) -> None:
     assert run_both(run_python, "anyio_unclosed_listener.py") == "wait 0\n"
 
@@ -98,16 +88,6 @@ def test_trio_websocket_client_and_server(run_python: RunPython) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "SocketStream.receive_some on a closed stream in its wait-first mode (after request/response "
-        "traffic) skips the recv() try and waits on the socket's cached fd: epoll_ctl fails and it "
-        "raises OSError(EBADF, 'bad file descriptor N: is it closed?') where trio raises "
-        "ClosedResourceError; hypercorn's TCPServer._read_data closes the stream when a websocket "
-        "closes and reads again, catching only ClosedResourceError/BrokenResourceError"
-    ),
-)
 def test_hypercorn_trio_worker_serves_asgi(run_python: RunPython) -> None:
     assert run_both(run_python, "hypercorn_asgi.py", as_trio_variable=True) == (
         "app: lifespan.startup\n"

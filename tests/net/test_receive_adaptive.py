@@ -64,3 +64,21 @@ def test_a_full_read_returns_to_trying_first() -> None:
             return after_full_read, a._wait_streak
 
     assert tether.run(main) == (0, 0)
+
+
+def test_receive_on_a_stream_closed_while_waiting_first_raises_closed_resource_error() -> None:
+    # Regression: the wait-first path registered the closed fd with epoll and
+    # leaked OSError(EBADF); hypercorn reads again after closing and expects
+    # ClosedResourceError, as trio gives.
+    async def main() -> str:
+        a, b = _stream_pair()
+        async with b:
+            a._wait_streak = _socket_stream._WAIT_FIRST_AFTER + 1  # not a probe turn
+            a.socket.close()
+            try:
+                await a.receive_some(10)
+            except tether.ClosedResourceError:
+                return "closed"
+            return "no error"
+
+    assert tether.run(main) == "closed"

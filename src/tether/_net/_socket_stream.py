@@ -204,7 +204,10 @@ class SocketStream(HalfCloseableStream):
             else:
                 self._wait_streak = streak + 1
             while True:
-                await sock._wait(_core.READ)
+                try:
+                    await sock._wait(_core.READ)
+                except OSError as error:  # EBADF: closed before we got to wait
+                    raise _stream_error(sock, error) from None
                 try:
                     data = raw.recv(max_bytes)
                 except BlockingIOError:

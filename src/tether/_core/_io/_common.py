@@ -149,10 +149,12 @@ class BaseIOManager:
             # an owner whose fd is no longer this number means the fd was
             # closed behind our back; a plain wait beside a live owner
             # shares its record.
-            if current_owner is not owner and (
-                current_owner is None
-                or owner is not None
-                or current_owner.fileno() != number  # type: ignore[attr-defined]
+            if current_owner is None or (
+                current_owner is not owner
+                and (
+                    owner is not None
+                    or current_owner.fileno() != number  # type: ignore[attr-defined]
+                )
             ):
                 waiting = self._replace_stale(number, waiting, owner)
         if direction == READ:
