@@ -22,7 +22,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from functools import wraps
 from types import TracebackType
-from typing import Final, Generic, NoReturn, ParamSpec, Self, TypeVar, final
+from typing import Final, Generic, ParamSpec, Self, TypeVar, final
 
 from ._abc import ReceiveChannel, SendChannel
 from ._core import (
@@ -38,6 +38,7 @@ from ._core import (
     checkpoint_if_cancelled,
     new_value_lot,
     open_nursery,
+    raise_preserving_context,
     task_unless_cancelled,
     wait_tagged,
 )
@@ -500,17 +501,6 @@ def _unwrap_single(group: BaseExceptionGroup[BaseException]) -> BaseException | 
     return single if single is not None else first_cancelled
 
 
-def _raise_keeping_context(exc: BaseException) -> NoReturn:
-    # Raising an existing exception inside an ``except`` block would replace
-    # its __context__ with the group being handled; keep the original.
-    context = exc.__context__
-    try:
-        raise exc
-    finally:
-        exc.__context__ = context
-        del exc, context
-
-
 def as_safe_channel(
     fn: Callable[P, AsyncGenerator[T, None]],
 ) -> Callable[P, AbstractAsyncContextManager[ReceiveChannel[T]]]:
@@ -556,6 +546,8 @@ def as_safe_channel(
                     "raised, unable to unwrap the exception group"
                 )
                 raise
-            _raise_keeping_context(single)
+            # Raising it inside this ``except`` would make the group its
+            # __context__; keep the one it had.
+            raise_preserving_context(single)
 
     return context_manager

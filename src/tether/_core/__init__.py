@@ -1,7 +1,7 @@
 """tether's runtime.  Everything above ``_core`` imports from here, and only from here."""
 
 from ._abc import Clock, Instrument
-from ._cancel import CancelScope
+from ._cancel import CancelScope, raise_preserving_context
 from ._entry_queue import TrioToken
 from ._exceptions import (
     BrokenResourceError,
@@ -161,6 +161,7 @@ __all__ = [
     "open_nursery",
     "park_current_task",
     "permanently_detach_coroutine_object",
+    "raise_preserving_context",
     "reattach_detached_coroutine_object",
     "remove_instrument",
     "remove_parking_lot_breaker",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import math
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Final, NoReturn, final
 
 from ._exceptions import Cancelled, CancelReasonLiteral
 from ._local import RUN, current_runner, no_run_error
@@ -463,7 +463,9 @@ def collapse_if_nonstrict(exc: BaseException) -> BaseException:
     return exc
 
 
-def raise_preserving_context(exc: BaseException) -> None:
+def raise_preserving_context(exc: BaseException) -> NoReturn:
+    # Raising an existing exception inside an ``except`` block (or an
+    # ``__exit__``) would replace its __context__; keep the one it had.
     context = exc.__context__
     try:
         raise exc

@@ -331,7 +331,6 @@ class NurseryManager:
             if combined is exc:
                 return False
             raise_preserving_context(combined)
-            raise AssertionError("unreachable")  # pragma: no cover
         finally:
             # This frame ends up in the traceback of what it raises.
             del combined, exc
