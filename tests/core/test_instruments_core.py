@@ -133,11 +133,6 @@ def test_instrument_added_mid_run_reports_from_next_batch(run) -> None:
     assert "child" in recorder.scheduled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run_batches appends to the run queue it created at batch start: an instrument "
-    "added during a step misses the task_scheduled of that same step (trio reports it)",
-)
 def test_instrument_added_mid_step_sees_that_steps_reschedule(run) -> None:
     recorder = SchedulingRecorder()
 

@@ -249,6 +249,9 @@ class Runner:
         self.system_context = contextvars.copy_context()
         self.finished = False
         self.checkpoint_watchers: list[CheckpointWatcher] = []
+        # Set while task_scheduled reports owed for the running batch (an
+        # instrument was added in the middle of it): the index they start at.
+        self.unreported_from: int | None = None
 
     # ---- current task ----------------------------------------------------
 
@@ -382,6 +385,30 @@ class Runner:
         self.ki_refused_by = None
         task._next_value = None
         task._next_exc = KeyboardInterrupt()
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        reporting_before = self.instruments.task_scheduled is not None
+        self.instruments.add(instrument)
+        if (
+            not reporting_before
+            and self.instruments.task_scheduled is not None
+            and self.current is not None
+        ):
+            # Added in the middle of a step: the running batch appends to a
+            # plain list; what it appends from now on is reported at the
+            # end of the batch (run_batches), and later batches report live.
+            self.unreported_from = len(self.runq)
+
+    def report_late_scheduled(self) -> None:
+        start = self.unreported_from
+        self.unreported_from = None
+        if start is None or self.instruments.task_scheduled is None:
+            return
+        queued = self.runq
+        self.runq = self.instruments.new_runq()
+        list.extend(self.runq, queued)
+        for task in queued[start:]:
+            self.instruments.call("task_scheduled", task)
 
     # ---- deadlines ------------------------------------------------------------
 
@@ -591,6 +618,8 @@ class Runner:
                 if instruments.after_task_step is not None:
                     self.count_points(task, message)
                     instruments.call("after_task_step", task)
+            if self.unreported_from is not None:
+                self.report_late_scheduled()
             if (
                 not self.runq
                 or steps >= _STEPS_BETWEEN_IO_POLLS
@@ -967,7 +996,7 @@ def current_effective_deadline() -> float:
 
 def add_instrument(instrument: Instrument) -> None:
     """Start calling ``instrument``'s hooks in the current run."""
-    current_runner().instruments.add(instrument)
+    current_runner().add_instrument(instrument)
 
 
 def remove_instrument(instrument: Instrument) -> None:
