@@ -121,7 +121,28 @@ class LockStatistics:
     tasks_waiting: int
 
 
-class _LockImpl:
+class _ReleaseOnExit:
+    """``async with primitive:`` releases on the way out (not a checkpoint).
+
+    The entering side is each class's own ``__aenter__ = acquire``, which
+    spares a coroutine frame per ``async with``.
+    """
+
+    __slots__ = ()
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class _LockImpl(_ReleaseOnExit):
     # Ownership passes straight from the releasing task to the first waiter,
     # so waiters are served strictly in arrival order and nobody barges in.
     # While a task owns the lock it is registered as the breaker of the
@@ -202,15 +223,6 @@ class _LockImpl:
 
     __aenter__ = acquire
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Release the lock. Not a checkpoint."""
-        self.release()
-
     def statistics(self) -> LockStatistics:
         """Return a :class:`LockStatistics` snapshot."""
         return LockStatistics(
@@ -264,7 +276,7 @@ class ConditionStatistics:
 
 
 @final
-class Condition:
+class Condition(_ReleaseOnExit):
     """A condition variable: tasks wait for a notification while holding a lock.
 
     Args:
@@ -351,15 +363,6 @@ class Condition:
 
     __aenter__ = acquire
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Release the underlying lock. Not a checkpoint."""
-        self._lock.release()
-
     def statistics(self) -> ConditionStatistics:
         """Return a :class:`ConditionStatistics` snapshot."""
         return ConditionStatistics(tasks_waiting=self._lot._count, lock_statistics=self._lock.statistics())
@@ -369,7 +372,7 @@ class Condition:
 
 
 @final
-class Semaphore:
+class Semaphore(_ReleaseOnExit):
     """A counter of free tokens: ``acquire`` takes one (waiting if none), ``release`` returns one.
 
     Any task may release.  Waiters are served in arrival order: a release
@@ -453,15 +456,6 @@ class Semaphore:
 
     __aenter__ = acquire
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Release a token. Not a checkpoint."""
-        self.release()
-
     def statistics(self) -> ParkingLotStatistics:
         """Return a ``ParkingLotStatistics`` with the number of waiting tasks."""
         return self._lot.statistics()
@@ -500,7 +494,7 @@ def _check_total_tokens(total_tokens: int | float) -> None:
 
 
 @final
-class CapacityLimiter:
+class CapacityLimiter(_ReleaseOnExit):
     """A pool of ``total_tokens`` tokens, each lent to one borrower at a time.
 
     A borrower (a task, by default the caller, or any hashable object) holds
@@ -640,15 +634,6 @@ class CapacityLimiter:
         self._wake_waiters()
 
     __aenter__ = acquire
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Return the calling task's token. Not a checkpoint."""
-        self.release()
 
     def statistics(self) -> CapacityLimiterStatistics:
         """Return a :class:`CapacityLimiterStatistics` snapshot."""
