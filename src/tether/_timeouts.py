@@ -33,12 +33,6 @@ def _check_seconds(seconds: float) -> float:
     return seconds
 
 
-def _check_deadline(deadline: float) -> float:
-    if math.isnan(deadline):
-        raise ValueError("deadline must not be NaN")
-    return deadline
-
-
 async def sleep_forever() -> NoReturn:
     """Block until cancelled. A checkpoint."""
     await wait_task_rescheduled(abort_always_succeeds)
@@ -81,7 +75,7 @@ def move_on_at(deadline: float, *, shield: bool = False) -> CancelScope:
 
     Check ``scope.cancelled_caught`` to learn whether it timed out.
     """
-    return CancelScope(deadline=_check_deadline(deadline), shield=shield)
+    return CancelScope(deadline=deadline, shield=shield)  # it rejects NaN
 
 
 def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
