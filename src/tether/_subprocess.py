@@ -291,29 +291,27 @@ async def open_process(
         child_stdout: Any = stdout
         child_stderr: Any = stderr
         stdin_stream = stdout_stream = stderr_stream = None
+
+        def pipe(child_reads: bool) -> tuple[FdStream, int]:
+            # A pipe whose one end is our FdStream and the other the child's fd.
+            read_fd, write_fd = os.pipe()
+            child_fd, our_fd = (read_fd, write_fd) if child_reads else (write_fd, read_fd)
+            theirs.append(child_fd)
+            stream = FdStream(our_fd)
+            ours.append(stream)
+            return stream, child_fd
+
         if stdin == subprocess.PIPE:
-            read_fd, write_fd = os.pipe()
-            theirs.append(read_fd)
-            stdin_stream = FdStream(write_fd)
-            ours.append(stdin_stream)
-            child_stdin = read_fd
+            stdin_stream, child_stdin = pipe(child_reads=True)
         if stdout == subprocess.PIPE:
-            read_fd, write_fd = os.pipe()
-            theirs.append(write_fd)
-            stdout_stream = FdStream(read_fd)
-            ours.append(stdout_stream)
-            child_stdout = write_fd
+            stdout_stream, child_stdout = pipe(child_reads=False)
         if stderr == subprocess.STDOUT:
             # Share whatever stdout got (pipe, DEVNULL, fd); None keeps
             # STDOUT so that Popen copies our own stdout.
             if child_stdout is not None:
                 child_stderr = child_stdout
         elif stderr == subprocess.PIPE:
-            read_fd, write_fd = os.pipe()
-            theirs.append(write_fd)
-            stderr_stream = FdStream(read_fd)
-            ours.append(stderr_stream)
-            child_stderr = write_fd
+            stderr_stream, child_stderr = pipe(child_reads=False)
         popen = await to_thread_run_sync(
             lambda: subprocess.Popen(
                 command, stdin=child_stdin, stdout=child_stdout, stderr=child_stderr, **options
