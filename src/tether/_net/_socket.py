@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
+import select
 import socket as _stdlib_socket
 import sys
 from collections.abc import Awaitable, Callable, Iterable
@@ -294,8 +295,6 @@ class SocketType:
 
     def is_readable(self) -> bool:
         """Whether a receive would not block right now (data, EOF or an error is pending)."""
-        import select
-
         if self._sock.fileno() == -1:
             _raise_closed()
         poller = select.poll()
