@@ -17,16 +17,13 @@ import pytest
 
 API_FILE = Path(__file__).parent / "data" / "trio-0.35-public-api.txt"
 
-_GUEST = "issue 8 (guest mode)"
 _DTLS = "not yet filed: DTLS (needs pyOpenSSL)"
 
 NOT_YET: dict[str, dict[str, str]] = {
     "trio": {
         **dict.fromkeys(["DTLSChannel", "DTLSChannelStatistics", "DTLSEndpoint"], _DTLS),
     },
-    "trio.lowlevel": {
-        "start_guest_run": _GUEST,
-    },
+    "trio.lowlevel": {},
     "trio.testing": {},
 }
 MODULES_NOT_YET: dict[str, str] = {}

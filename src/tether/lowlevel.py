@@ -37,6 +37,7 @@ from ._core import remove_instrument as remove_instrument
 from ._core import remove_parking_lot_breaker as remove_parking_lot_breaker
 from ._core import reschedule as reschedule
 from ._core import spawn_system_task as spawn_system_task
+from ._core import start_guest_run as start_guest_run
 from ._core import start_thread_soon as start_thread_soon
 from ._core import (
     temporarily_detach_coroutine_object as temporarily_detach_coroutine_object,

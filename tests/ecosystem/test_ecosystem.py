@@ -14,8 +14,6 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 RunPython = Callable[..., subprocess.CompletedProcess[str]]  # the run_python fixture (conftest.py)
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
@@ -120,13 +118,6 @@ async def test_runs_on_the_trio_backend():
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "anyio's pytest plugin runs trio-backend tests in guest mode: its TestRunner calls "
-        "trio.lowlevel.start_guest_run, which tether does not implement yet"
-    ),
-)
 def test_anyio_pytest_plugin_on_the_trio_backend(run_python: RunPython, tmp_path: Path) -> None:
     (tmp_path / "test_anyio_plugin.py").write_text(ANYIO_PYTEST_FILE)
     arguments = ("-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "test_anyio_plugin.py")

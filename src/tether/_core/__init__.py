@@ -2,6 +2,7 @@
 
 from ._abc import Clock, Instrument
 from ._cancel import CancelScope, raise_preserving_context
+from ._debug_hooks import DEBUG_HOOKS, CancelTracer
 from ._entry_queue import TrioToken
 from ._exceptions import (
     BrokenResourceError,
@@ -15,6 +16,7 @@ from ._exceptions import (
     TrioInternalError,
     WouldBlock,
 )
+from ._guest import start_guest_run
 from ._io import IOStatistics
 from ._io._common import READ, WRITE, HasFileno
 from ._ki import currently_ki_protected, disable_ki_protection, enable_ki_protection
@@ -100,6 +102,7 @@ def notify_closing(fd: "int | HasFileno") -> None:
 
 
 __all__ = [
+    "DEBUG_HOOKS",
     "READ",
     "RUN",
     "TASK_STATUS_IGNORED",
@@ -109,6 +112,7 @@ __all__ = [
     "BusyResourceError",
     "CancelReasonLiteral",
     "CancelScope",
+    "CancelTracer",
     "Cancelled",
     "CheckpointWatcher",
     "Clock",
@@ -169,6 +173,7 @@ __all__ = [
     "run",
     "sleep_until_trap",
     "spawn_system_task",
+    "start_guest_run",
     "start_thread_soon",
     "start_worker_job",
     "task_unless_cancelled",

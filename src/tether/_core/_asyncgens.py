@@ -1,7 +1,9 @@
 """Async generators are finalized inside the run, in the run's context.
 
 While a run is active its thread's asyncgen hooks record every async
-generator first iterated there.  One that is garbage-collected unfinished
+generator first iterated there (for a guest run: during its ticks only; a
+generator keeps the finalizer hook it met at its first iteration, so the
+host's generators stay the host's).  One that is garbage-collected unfinished
 is closed (``aclose()``) by a system task; any still alive when the main
 task ends are closed before ``run()`` returns, so their ``finally`` blocks
 and ``async with`` exits run under tether, not at interpreter exit.
@@ -37,6 +39,7 @@ class AsyncGenerators:
 
     def uninstall_hooks(self) -> None:
         sys.set_asyncgen_hooks(*self.previous_hooks)
+        self.previous_hooks = None
 
     def _firstiter(self, agen: AsyncGenerator[Any, Any]) -> None:
         self.alive.add(agen)

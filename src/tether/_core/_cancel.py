@@ -19,6 +19,7 @@ import math
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, NoReturn, final
 
+from ._debug_hooks import DEBUG_HOOKS
 from ._exceptions import Cancelled, CancelReasonLiteral
 from ._local import RUN, current_runner, no_run_error
 
@@ -163,6 +164,8 @@ class CancelScope:
                 self._cancel_with("deadline", None, None)
             elif not self._cancel_called:
                 runner.add_scope_deadline(self)  # type: ignore[union-attr]
+                if DEBUG_HOOKS.cancel_tracer is not None:
+                    DEBUG_HOOKS.cancel_tracer.deadline_set(self)
         return self
 
     def _attach_moved(self, parent: CancelScope) -> None:
@@ -299,6 +302,8 @@ class CancelScope:
             return
         self._cancel_called = True
         self._cancel_info = (source, source_task, reason)
+        if DEBUG_HOOKS.cancel_tracer is not None:
+            DEBUG_HOOKS.cancel_tracer.scope_cancelled(self)
         if self._timer is not None:
             self._discard_timer()
         if self._state is _ACTIVE:
@@ -383,6 +388,8 @@ class CancelScope:
                 self._discard_timer()
             if self._deadline != _inf:
                 self._task._runner.add_scope_deadline(self)
+                if DEBUG_HOOKS.cancel_tracer is not None:
+                    DEBUG_HOOKS.cancel_tracer.deadline_set(self)
 
     @property
     def relative_deadline(self) -> float:

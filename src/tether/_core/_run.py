@@ -35,6 +35,7 @@ from . import _ki
 from ._abc import Clock, Instrument
 from ._asyncgens import AsyncGenerators
 from ._cancel import CancelScope
+from ._debug_hooks import DEBUG_HOOKS
 from ._entry_queue import EntryQueue, TrioToken
 from ._exceptions import Cancelled, TrioInternalError
 from ._instruments import Instruments
@@ -79,8 +80,8 @@ def _sleep_abort_marker(raise_cancel: Any) -> Abort:  # pragma: no cover - never
 # The de-facto API (docs/guide.md): under install(), pytest-trio registers
 # ``trio._core._run._r`` with hypothesis and sets the flag below, and real
 # trio's installed metadata names ``_hypothesis_plugin_setup`` as a
-# hypothesis plugin.  tether's batches run in FIFO order, so the scheduler
-# does not draw from ``_r`` yet (seeded shuffling is an open issue).
+# hypothesis plugin.  tether's batches run in FIFO order (or shuffled from
+# tether.debug's seed, with a Random of its own): nothing draws from ``_r``.
 _r = random.Random()
 _ALLOW_DETERMINISTIC_SCHEDULING = False
 
@@ -208,6 +209,10 @@ def coroutine_or_error(
 class Runner:
     """The state of one ``tether.run()`` call.  Found through ``RUN.runner``."""
 
+    # Seeded schedule shuffling (tether.debug sets a Random's shuffle), read
+    # once per run_batches call and tested once per batch.
+    shuffle_batch: Callable[[list[Task]], object] | None = None
+
     def __init__(
         self,
         clock: Clock,
@@ -319,7 +324,10 @@ class Runner:
 
     def make_cancelled(self, task: Task) -> Cancelled:
         source, source_task, reason = task._cancel_status.cancel_source()
-        return Cancelled._create(source, source_task, reason)
+        cancelled = Cancelled._create(source, source_task, reason)
+        if DEBUG_HOOKS.cancel_tracer is not None:
+            DEBUG_HOOKS.cancel_tracer.annotate(cancelled, task)
+        return cancelled
 
     def try_abort(self, task: Task) -> None:
         """A blocked task's cancel status just became cancelled: try to wake it."""
@@ -464,13 +472,7 @@ class Runner:
 
     def compute_timeout(self) -> tuple[float, str | None]:
         """How long the next I/O wait may block, and what to do if it was idle."""
-        entry_queue = self.entry_queue
-        if (
-            self.runq
-            or entry_queue.queue
-            or entry_queue.idempotent
-            or (self.ki_pending and not self.ki_refused())
-        ):
+        if self.runq or self.must_not_sleep():
             return 0.0, None
         deadline = self.next_deadline() if self.deadlines else _inf
         timeout = self.clock.deadline_to_sleep_time(deadline) if deadline != _inf else _inf
@@ -488,9 +490,8 @@ class Runner:
         return (timeout if timeout > 0 else 0.0), idle_action
 
     def wait_for_io(self, timeout: float) -> None:
-        instruments = self.instruments
-        if instruments.before_io_wait is not None:
-            instruments.call("before_io_wait", timeout)
+        if self.instruments.before_io_wait is not None:
+            self.instruments.call("before_io_wait", timeout)
         io = self.io
         if timeout > 0:
             # Set before the last look at the queue: a thread that queues a
@@ -498,20 +499,30 @@ class Runner:
             entry_queue = self.entry_queue
             entry_queue.sleeping = True
             try:
-                if entry_queue.queue or entry_queue.idempotent or (
-                    self.ki_pending and not self.ki_refused()
-                ):
+                if self.must_not_sleep():
                     timeout = 0
                 events = io.wait(timeout)
             finally:
                 entry_queue.sleeping = False
         else:
             events = io.wait(0)
+        self.finish_io_wait(events, timeout)
+
+    def must_not_sleep(self) -> bool:
+        """Something arrived that the coming I/O wait must not sleep through."""
+        entry_queue = self.entry_queue
+        return bool(
+            entry_queue.queue
+            or entry_queue.idempotent
+            or (self.ki_pending and not self.ki_refused())
+        )
+
+    def finish_io_wait(self, events: list[tuple[int, int]], timeout: float) -> None:
         self.steps_since_io_poll = 0
         if events:
-            io.process_events(events)
-        if instruments.after_io_wait is not None:
-            instruments.call("after_io_wait", timeout)
+            self.io.process_events(events)
+        if self.instruments.after_io_wait is not None:
+            self.instruments.call("after_io_wait", timeout)
 
     def handle_idle(self, idle_action: str | None) -> None:
         # The I/O wait timed out with nothing runnable: wake the
@@ -534,11 +545,18 @@ class Runner:
         """One loop iteration: I/O, deadlines, thread callbacks, then one batch."""
         if self.ki_pending:
             self.deliver_pending_ki()
-        if not self.runq or self.steps_since_io_poll >= _STEPS_BETWEEN_IO_POLLS:
+        if self.io_poll_due():
             timeout, idle_action = self.compute_timeout()
             self.wait_for_io(timeout)
         else:
             idle_action = None
+        self.run_ready(idle_action)
+
+    def io_poll_due(self) -> bool:
+        return not self.runq or self.steps_since_io_poll >= _STEPS_BETWEEN_IO_POLLS
+
+    def run_ready(self, idle_action: str | None) -> None:
+        """Everything after the I/O wait: deadlines, thread callbacks, idle wake-ups, tasks."""
         entry_queue = self.entry_queue
         if self.deadlines:
             self.expire_deadlines()
@@ -561,9 +579,12 @@ class Runner:
         entry_queue = self.entry_queue
         steps = self.steps_since_io_poll
         message: object = None
+        shuffle = self.shuffle_batch
         while True:
             batch = self.runq
             self.runq = runq = [] if instruments.task_scheduled is None else instruments.new_runq()
+            if shuffle is not None:
+                shuffle(batch)
             append = runq.append
             before_step = instruments.before_task_step
             steps += len(batch)
@@ -748,6 +769,8 @@ async def _init(
     async with open_nursery(strict_exception_groups=True) as system_nursery:
         runner.system_nursery = system_nursery
         runner.main_task = runner.spawn(async_fn, (), system_nursery, name)
+        if DEBUG_HOOKS.run_started is not None:
+            DEBUG_HOOKS.run_started(runner)
         # Sleep until the main task's exit cancels the system nursery.
         await wait_task_rescheduled(abort_always_succeeds)
     await runner.asyncgens.finalize_remaining()
@@ -782,12 +805,43 @@ def run(
         TrioInternalError: a bug in tether, or a crash in a system task.
         RuntimeError: ``run()`` called inside another ``run()`` in this thread.
     """
+    if not strict_exception_groups:
+        warn_nonstrict("tether.run(..., strict_exception_groups=False)")
+    runner, run_context = start_run(
+        async_fn,
+        args,
+        clock,
+        instruments,
+        restrict_keyboard_interrupt_to_checkpoints,
+        strict_exception_groups,
+        "run",
+    )
+    try:
+        while not runner.finished:
+            runner.iterate()
+    except BaseException as error:
+        crashed(runner, error)
+    finally:
+        run_context.__exit__()
+    result: RetT = _final_result(runner)
+    return result
+
+
+def start_run(
+    async_fn: Callable[..., Awaitable[object]],
+    args: tuple[object, ...],
+    clock: Clock | None,
+    instruments: Sequence[Instrument],
+    restrict_keyboard_interrupt_to_checkpoints: bool,
+    strict_exception_groups: bool,
+    caller: str,
+    set_wakeup_fd: bool = True,
+) -> tuple[Runner, _RunContext]:
+    """Set up a run whose first tick will start ``async_fn(*args)``: shared by run() and guests."""
     if RUN.runner is not None:
         if inspect.iscoroutine(async_fn):
             async_fn.close()
-        raise RuntimeError("Attempted to call run() from inside a run()")
-    if not strict_exception_groups:
-        warn_nonstrict("tether.run(..., strict_exception_groups=False)")
+        raise RuntimeError(f"Attempted to call {caller}() from inside a run()")
     # Check the main function before touching any global state, so a
     # mistake like run(main()) gives its TypeError with nothing to undo.
     coro = coroutine_or_error(async_fn, args)
@@ -798,7 +852,7 @@ def run(
             restrict_keyboard_interrupt_to_checkpoints,
             strict_exception_groups,
         )
-        run_context = _RunContext(runner)
+        run_context = _RunContext(runner, set_wakeup_fd)
         run_context.__enter__()
     except BaseException:
         coro.close()
@@ -815,16 +869,19 @@ def run(
         root = _root_scope(runner)
         runner.init_task._cancel_status = root
         root._task = runner.init_task
-        while not runner.finished:
-            runner.iterate()
     except BaseException as error:
-        runner.finished = True
-        _close_abandoned_tasks(runner)
-        raise TrioInternalError("internal error in tether - please report it") from error
-    finally:
-        run_context.__exit__()
-    result: RetT = _final_result(runner)
-    return result
+        try:
+            crashed(runner, error)
+        finally:
+            run_context.__exit__()
+    return runner, run_context
+
+
+def crashed(runner: Runner, error: BaseException) -> NoReturn:
+    """tether itself failed: close every task's coroutine and raise TrioInternalError."""
+    runner.finished = True
+    _close_abandoned_tasks(runner)
+    raise TrioInternalError("internal error in tether - please report it") from error
 
 
 def _close_abandoned_tasks(runner: Runner) -> None:
@@ -863,10 +920,19 @@ def _final_result(runner: Runner) -> Any:
 
 
 class _RunContext:
-    """Installs and removes the per-thread state of a run: RUN, SIGINT, asyncgen hooks, sniffio."""
+    """Installs and removes the per-thread state of a run.
 
-    def __init__(self, runner: Runner) -> None:
+    Two layers: what stays for the whole run (SIGINT handler, the signal
+    wake-up fd, ``before_run``/``after_run``), and what marks the thread as
+    "inside tether" (``RUN``, sniffio's name, the asyncgen hooks).  A plain
+    run is inside tether from start to end; a guest run only during its
+    ticks (``activate``/``deactivate``), so the host's code between ticks
+    sees its own world.
+    """
+
+    def __init__(self, runner: Runner, set_wakeup_fd: bool = True) -> None:
         self.runner = runner
+        self.set_wakeup_fd = set_wakeup_fd
         self.previous_sigint: Any = None
         self.installed_sigint = False
         self.previous_wakeup_fd: int | None = None
@@ -874,28 +940,40 @@ class _RunContext:
 
     def __enter__(self) -> None:
         runner = self.runner
-        RUN.runner = runner
         try:
-            self.previous_sniffio = sniffio.thread_local.name
-            sniffio.thread_local.name = "trio"
+            self.activate()
             if threading.current_thread() is threading.main_thread():
-                # A signal that lands just before the loop enters epoll_wait
-                # runs its Python handler only after the wait: the C-level
-                # handler must wake the loop itself, through the pipe.
-                self.previous_wakeup_fd = signal.set_wakeup_fd(
-                    runner.entry_queue.wakeup_write_fd, warn_on_full_buffer=False
-                )
+                if self.set_wakeup_fd:
+                    # A signal that lands just before the loop enters
+                    # epoll_wait runs its Python handler only after the
+                    # wait: the C-level handler must wake the loop itself.
+                    self.previous_wakeup_fd = signal.set_wakeup_fd(
+                        runner.entry_queue.wakeup_write_fd, warn_on_full_buffer=False
+                    )
                 current = signal.getsignal(signal.SIGINT)
                 if current is signal.default_int_handler:
                     self.previous_sigint = current
                     signal.signal(signal.SIGINT, _ki.ki_handler_for(runner))
                     self.installed_sigint = True
-            runner.asyncgens.install_hooks()
             if runner.instruments.before_run is not None:
                 runner.instruments.call("before_run")
         except BaseException:
             self.__exit__()
             raise
+
+    def activate(self) -> None:
+        RUN.runner = self.runner
+        self.previous_sniffio = sniffio.thread_local.name
+        sniffio.thread_local.name = "trio"
+        self.runner.asyncgens.install_hooks()
+
+    def deactivate(self) -> None:
+        asyncgens = self.runner.asyncgens
+        if asyncgens.previous_hooks is not None:
+            asyncgens.uninstall_hooks()
+        sniffio.thread_local.name = self.previous_sniffio
+        RUN.runner = None
+        self.runner.current = None
 
     def __exit__(self, *exc_info: object) -> None:
         # Every step runs even if an earlier one raises (an instrument, or a
@@ -909,16 +987,14 @@ class _RunContext:
             try:
                 runner.entry_queue.close()
             finally:
-                if runner.asyncgens.previous_hooks is not None:
-                    runner.asyncgens.uninstall_hooks()
-                if self.installed_sigint:
-                    signal.signal(signal.SIGINT, self.previous_sigint)
-                if self.previous_wakeup_fd is not None:
-                    signal.set_wakeup_fd(self.previous_wakeup_fd)
-                runner.io.close()
-                sniffio.thread_local.name = self.previous_sniffio
-                RUN.runner = None
-                runner.current = None
+                try:
+                    if self.installed_sigint:
+                        signal.signal(signal.SIGINT, self.previous_sigint)
+                    if self.previous_wakeup_fd is not None:
+                        signal.set_wakeup_fd(self.previous_wakeup_fd)
+                    runner.io.close()
+                finally:
+                    self.deactivate()
 
 
 _ki.TASK_BOUNDARY_CODES.add(Runner.run_batches.__code__)

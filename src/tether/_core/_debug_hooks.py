@@ -1,0 +1,51 @@
+"""The slots through which ``tether.debug`` plugs into the core.
+
+The core never imports ``tether.debug``; that package fills these slots in
+when it is imported.  Each call site in the core tests one slot for ``None``
+and sits off the per-step path: at run start (``_init``), where a scope is
+cancelled or gets a deadline, and where a ``Cancelled`` is made.  The
+per-batch shuffle is a ``Runner`` attribute instead (see ``run_batches``).
+
+Invariant: with every slot ``None`` the core behaves exactly as without
+``tether.debug``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, final
+
+if TYPE_CHECKING:
+    from ._cancel import CancelScope
+    from ._exceptions import Cancelled
+    from ._run import Runner
+    from ._task import Task
+
+
+class CancelTracer(Protocol):
+    """Records where cancellations come from (``tether.debug.trace_cancellations``)."""
+
+    def scope_cancelled(self, scope: CancelScope) -> None:
+        """``scope`` was just cancelled; ``scope._cancel_info`` says by what."""
+
+    def deadline_set(self, scope: CancelScope) -> None:
+        """``scope`` (active) just got a finite deadline."""
+
+    def annotate(self, cancelled: Cancelled, task: Task) -> None:
+        """``cancelled`` is about to be raised in ``task``: add a note saying why."""
+
+
+@final
+class DebugHooks:
+    """The process-wide hook slots (one instance: ``DEBUG_HOOKS``)."""
+
+    __slots__ = ("cancel_tracer", "run_started")
+
+    def __init__(self) -> None:
+        # Called in the root task once the system nursery exists, before
+        # the main task's first step.  Must not raise.
+        self.run_started: Callable[[Runner], None] | None = None
+        self.cancel_tracer: CancelTracer | None = None
+
+
+DEBUG_HOOKS: DebugHooks = DebugHooks()

@@ -1,0 +1,228 @@
+"""Guest mode: tether runs inside another event loop (the host).
+
+The host owns the thread.  tether asks it, through two callbacks, to run a
+*tick* soon; a tick is one turn of the ordinary loop minus its I/O wait
+(``Runner.run_ready``: deadlines, thread callbacks, task batches).  When a
+tick ends with nothing runnable, the I/O wait that would block happens in a
+worker thread instead; when it returns, the worker asks the host (thread
+safely) for the next tick, which starts by handling the events.  When tasks
+are still runnable the next tick is requested right away, polling the
+kernel without blocking only as often as the plain loop does.
+
+Between ticks the thread belongs to the host: ``RUN``, sniffio's name and
+the asyncgen hooks are tether's only during a tick (see ``_RunContext``).
+The host may still wake a task between ticks (``send_nowait`` on a memory
+channel, ``CancelScope.cancel()``: anyio's test runner does so): while the
+worker sleeps, the run queue is a ``_WakingRunQueue`` whose ``append``
+also wakes the worker, so such a task runs at once; a tick's own
+appends go to a plain list and cost nothing extra.  No task code runs
+between ticks, so the worker's wait never races with changes to the
+kernel registrations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import outcome
+
+from ._abc import Clock, Instrument
+from ._nursery import warn_nonstrict
+from ._run import Runner, _final_result, _RunContext, crashed, start_run
+from ._thread_cache import start_thread_soon
+
+if TYPE_CHECKING:
+    from ._task import Task
+
+RetT = TypeVar("RetT")
+
+_Callback = Callable[[Callable[[], object]], object]
+
+
+class _WakingRunQueue(list["Task"]):
+    __slots__ = ("runner",)
+    runner: Runner
+
+    def append(self, task: Task) -> None:
+        super().append(task)
+        runner = self.runner
+        if runner.instruments.task_scheduled is not None:
+            runner.instruments.call("task_scheduled", task)
+        runner.entry_queue.wake_loop()
+
+
+class GuestRun:
+    __slots__ = (
+        "context", "done_callback", "run_soon", "run_soon_threadsafe", "runner", "waking_runq"
+    )
+
+    def __init__(
+        self,
+        runner: Runner,
+        context: _RunContext,
+        run_soon_threadsafe: _Callback,
+        run_soon: _Callback,
+        done_callback: Callable[[outcome.Outcome[Any]], object],
+    ) -> None:
+        self.runner = runner
+        self.context = context
+        self.run_soon_threadsafe = run_soon_threadsafe
+        self.run_soon = run_soon
+        self.done_callback = done_callback
+        self.waking_runq = _WakingRunQueue()
+        self.waking_runq.runner = runner
+
+    def tick(
+        self,
+        events: list[tuple[int, int]] | None = None,
+        timeout: float = 0.0,
+        idle_action: str | None = None,
+    ) -> None:
+        """One turn of the loop, on the host's thread; then arrange the next one."""
+        runner = self.runner
+        context = self.context
+        context.activate()
+        try:
+            waking = self.waking_runq
+            if runner.runq is waking:
+                runner.runq = runner.instruments.new_runq()
+                runner.runq.extend(waking)
+                waking.clear()
+            if events is not None:
+                runner.finish_io_wait(events, timeout)
+            runner.run_ready(idle_action)
+            if not runner.finished:
+                if runner.ki_pending:
+                    runner.deliver_pending_ki()
+                self.schedule_next()
+        except BaseException as error:
+            try:
+                crashed(runner, error)
+            except BaseException as internal:
+                self.finish(outcome.Error(internal))
+            return
+        finally:
+            if not runner.finished:
+                context.deactivate()
+        if runner.finished:
+            self.finish(None)
+
+    def schedule_next(self) -> None:
+        runner = self.runner
+        if not runner.io_poll_due():
+            self.run_soon(self.tick)
+            return
+        timeout, idle_action = runner.compute_timeout()
+        if runner.instruments.before_io_wait is not None:
+            runner.instruments.call("before_io_wait", timeout)
+        io = runner.io
+        if timeout > 0:
+            runner.runq = self.waking_runq
+            entry_queue = runner.entry_queue
+            # As in Runner.wait_for_io: set before the last look, so a
+            # callback queued after it writes the wake-up pipe.
+            entry_queue.sleeping = True
+            if runner.must_not_sleep():
+                entry_queue.sleeping = False
+                runner.runq = runner.instruments.new_runq()
+                timeout = 0.0
+        if timeout <= 0:
+            events = io.wait(0)
+            self.run_soon(lambda: self.tick(events, 0.0, idle_action))
+            return
+
+        def wait() -> list[tuple[int, int]]:
+            try:
+                return io.wait(timeout)
+            finally:
+                runner.entry_queue.sleeping = False
+
+        def deliver(result: outcome.Outcome[list[tuple[int, int]]]) -> None:
+            # In the worker: hand the events to the host.  A failed wait
+            # (not expected: epoll retries EINTR) crashes the run there.
+            self.run_soon_threadsafe(lambda: self.deliver(result, timeout, idle_action))
+
+        start_thread_soon(wait, deliver)
+
+    def deliver(
+        self,
+        result: outcome.Outcome[list[tuple[int, int]]],
+        timeout: float,
+        idle_action: str | None,
+    ) -> None:
+        if isinstance(result, outcome.Error):
+            self.context.activate()
+            try:
+                crashed(self.runner, result.error)
+            except BaseException as internal:
+                self.finish(outcome.Error(internal))
+            return
+        self.tick(result.unwrap(), timeout, idle_action)
+
+    def finish(self, failure: outcome.Error | None) -> None:
+        # Called inside an activated tick; leaves the thread to the host.
+        try:
+            self.context.__exit__()
+        except BaseException as error:
+            if failure is None:
+                failure = outcome.Error(error)
+        result = failure if failure is not None else outcome.capture(_final_result, self.runner)
+        self.done_callback(result)
+
+
+def start_guest_run(
+    async_fn: Callable[..., Awaitable[RetT]],
+    *args: object,
+    run_sync_soon_threadsafe: Callable[[Callable[[], object]], object],
+    done_callback: Callable[[outcome.Outcome[RetT]], object],
+    run_sync_soon_not_threadsafe: Callable[[Callable[[], object]], object] | None = None,
+    host_uses_signal_set_wakeup_fd: bool = False,
+    clock: Clock | None = None,
+    instruments: Sequence[Instrument] = (),
+    restrict_keyboard_interrupt_to_checkpoints: bool = False,
+    strict_exception_groups: bool = True,
+) -> None:
+    """Start ``async_fn(*args)`` as a tether run inside another event loop, and return at once.
+
+    The host loop keeps running; tether's task steps happen in callbacks
+    the host runs on its own thread, its blocking I/O waits in a worker
+    thread.  When the run finishes, ``done_callback`` gets its result as an
+    ``outcome.Outcome`` (on the host's thread).  The host must keep running
+    until then.
+
+    Args:
+        run_sync_soon_threadsafe: schedules a callback on the host's loop;
+            called from other threads (asyncio: ``loop.call_soon_threadsafe``).
+        done_callback: receives the run's outcome.
+        run_sync_soon_not_threadsafe: a cheaper scheduler the host offers
+            for calls from its own thread (asyncio: ``loop.call_soon``);
+            defaults to ``run_sync_soon_threadsafe``.
+        host_uses_signal_set_wakeup_fd: the host has set
+            ``signal.set_wakeup_fd`` itself; tether then leaves it alone.
+        clock, instruments, restrict_keyboard_interrupt_to_checkpoints,
+        strict_exception_groups: as for ``tether.run``.
+    """
+    if not strict_exception_groups:
+        warn_nonstrict("tether.lowlevel.start_guest_run(..., strict_exception_groups=False)")
+    runner, context = start_run(
+        async_fn,
+        args,
+        clock,
+        instruments,
+        restrict_keyboard_interrupt_to_checkpoints,
+        strict_exception_groups,
+        "start_guest_run",
+        set_wakeup_fd=not host_uses_signal_set_wakeup_fd,
+    )
+    context.deactivate()
+    guest = GuestRun(
+        runner,
+        context,
+        run_sync_soon_threadsafe,
+        run_sync_soon_threadsafe
+        if run_sync_soon_not_threadsafe is None
+        else run_sync_soon_not_threadsafe,
+        done_callback,
+    )
+    guest.run_soon(guest.tick)
