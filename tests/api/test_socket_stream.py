@@ -173,6 +173,33 @@ def test_send_all_accepts_bytearray_and_memoryview(run, impl) -> None:
     run(main)
 
 
+@pytest.mark.trio_differs
+def test_send_all_of_a_large_multibyte_memoryview_sends_every_byte(run, impl) -> None:
+    # Regression: partial sends of a memoryview whose items are wider than a
+    # byte resumed at an item offset, not a byte offset (trio 0.35 still
+    # does: see docs/differences.md).
+    import array
+
+    items = array.array("i", range(1 << 20))  # 4 MiB: needs several sends
+    expected = items.tobytes()
+
+    async def main():
+        client, server = await tcp_stream_pair(impl)
+        async with client, server:
+            received: list[bytes] = []
+
+            async def reader():
+                received.append(await receive_until_eof(server))
+
+            async with impl.open_nursery() as nursery:
+                nursery.start_soon(reader)
+                await client.send_all(memoryview(items))
+                await client.send_eof()
+            assert received == [expected]
+
+    run(main)
+
+
 def test_send_all_of_a_str_raises_type_error(run, impl) -> None:
     async def main():
         left, right = await unix_stream_pair(impl)

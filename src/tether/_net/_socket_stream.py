@@ -92,13 +92,13 @@ class SocketStream(HalfCloseableStream):
             ClosedResourceError: the stream was closed.
         """
         # Hot path: one send() system call and one yield for a send that
-        # fits in the socket buffer; waits only on BlockingIOError.
+        # fits in the socket buffer; a memoryview only for partial sends.
         if self._sending:
             _raise_busy("sending")
         if isinstance(data, str):
             raise TypeError("send_all needs bytes-like data, not str: encode it first")
         sock = self.socket
-        if sock.did_shutdown_SHUT_WR:
+        if sock._did_shutdown_SHUT_WR:
             raise _core.ClosedResourceError("can't send data after sending EOF")
         task = _current_task_checked()
         self._sending = True
@@ -106,28 +106,29 @@ class SocketStream(HalfCloseableStream):
             if task._cancel_status.effectively_cancelled:
                 await _core.checkpoint()
             raw = sock._sock
-            total = len(data)
-            if not total:
-                if raw.fileno() == -1:
+            try:
+                sent = raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError as error:
+                raise _stream_error(sock, error) from None
+            total = len(data) if type(data) is bytes or type(data) is bytearray else memoryview(data).nbytes
+            if sent >= total:
+                if not total and raw.fileno() == -1:
                     raise _core.ClosedResourceError("this socket was already closed")
                 await _core.checked_schedule_point()
                 return
-            waited = False
-            with memoryview(data) as view:
-                sent = 0
+            with memoryview(data) as view, view.cast("B") as flat:
                 while True:
                     try:
-                        sent += raw.send(view[sent:] if sent else view)
-                    except BlockingIOError:
-                        waited = True
                         await sock._wait(_core.WRITE)
+                        sent += raw.send(flat[sent:])
+                    except BlockingIOError:
                         continue
                     except OSError as error:
                         raise _stream_error(sock, error) from None
                     if sent >= total:
                         break
-            if not waited:
-                await _core.checked_schedule_point()
         finally:
             self._sending = False
 
