@@ -511,7 +511,7 @@ def test_task_boundary_uses_the_current_tasks_flag(run) -> None:
 
 def test_task_boundary_without_a_current_task_is_protected(run) -> None:
     async def main() -> bool:
-        # The walk reaches Runner.run_batches; with no runner to ask, the
+        # The walk reaches Runner.run_loop; with no runner to ask, the
         # boundary itself counts as protected.
         return _ki.frame_is_protected(sys._getframe(), None)
 
@@ -544,8 +544,24 @@ def test_run_sync_soon_callback_runs_protected(run) -> None:
     assert seen == [True]
 
 
-def test_run_batches_is_a_task_boundary() -> None:
-    assert _core.Runner.run_batches.__code__ in _ki.TASK_BOUNDARY_CODES
+def test_run_loop_is_a_task_boundary() -> None:
+    assert _core.Runner.run_loop.__code__ in _ki.TASK_BOUNDARY_CODES
+
+
+def test_a_signal_landing_in_the_loop_itself_is_deferred(run) -> None:
+    # Regression: the loop frame decided by the *current* task's flag even
+    # when it was the innermost frame (the signal arrived between two task
+    # steps, in the loop's own code), so Ctrl-C could tear the loop.
+    async def main() -> tuple[bool, bool]:
+        loop_frame = sys._getframe().f_back
+        assert loop_frame is not None and loop_frame.f_code is _core.Runner.run_loop.__code__
+        runner = _core.current_runner()
+        return (
+            _ki.frame_is_protected(loop_frame, runner),
+            _ki.frame_is_protected(sys._getframe(), runner),
+        )
+
+    assert capture_run(run, main).unwrap() == (True, False)
 
 
 def test_mark_rejects_objects_without_code() -> None:

@@ -306,7 +306,7 @@ def test_socket_waiter_is_woken_while_loop_idles_on_real_clock(pair) -> None:
 
 
 def test_io_poll_happens_between_batches_when_deadline_pending(run, pair) -> None:
-    # A pending deadline also makes run_batches hand back to iterate after
+    # A pending deadline also makes the batch loop go back to the deadlines after
     # every batch; I/O readiness is still picked up within the poll bound.
     left, right = pair
     woken: list[int] = []

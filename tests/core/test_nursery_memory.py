@@ -200,7 +200,7 @@ def test_task_exiting_with_cancelled_leaves_loop_frames_alone(run) -> None:
         return await cyclic_garbage_of(scenario)
 
     garbage = run(main)
-    assert "frame run_batches" not in garbage
+    assert "frame run_loop" not in garbage
     assert "frame iterate" not in garbage
 
 

@@ -4,7 +4,7 @@ The core never imports ``tether.debug``; that package fills these slots in
 when it is imported.  Each call site in the core tests one slot for ``None``
 and sits off the per-step path: at run start (``_init``), where a scope is
 cancelled or gets a deadline, and where a ``Cancelled`` is made.  The
-per-batch shuffle is a ``Runner`` attribute instead (see ``run_batches``).
+per-batch shuffle is a ``Runner`` attribute instead (see ``Runner.run_loop``).
 
 Invariant: with every slot ``None`` the core behaves exactly as without
 ``tether.debug``.

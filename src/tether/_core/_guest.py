@@ -1,8 +1,8 @@
 """Guest mode: tether runs inside another event loop (the host).
 
 The host owns the thread.  tether asks it, through two callbacks, to run a
-*tick* soon; a tick is one turn of the ordinary loop minus its I/O wait
-(``Runner.run_ready``: deadlines, thread callbacks, task batches).  When a
+*tick* soon; a tick is the ordinary loop (``Runner.run_loop``: deadlines,
+thread callbacks, task batches) up to its next I/O poll.  When a
 tick ends with nothing runnable, the I/O wait that would block happens in a
 worker thread instead; when it returns, the worker asks the host (thread
 safely) for the next tick, which starts by handling the events.  When tasks
@@ -91,10 +91,8 @@ class GuestRun:
                 waking.clear()
             if events is not None:
                 runner.finish_io_wait(events, timeout)
-            runner.run_ready(idle_action)
+            runner.run_loop(idle_action, poll=False)
             if not runner.finished:
-                if runner.ki_pending:
-                    runner.deliver_pending_ki()
                 self.schedule_next()
         except BaseException as error:
             try:
@@ -110,23 +108,20 @@ class GuestRun:
 
     def schedule_next(self) -> None:
         runner = self.runner
-        if not runner.io_poll_due():
-            self.run_soon(self.tick)
-            return
         timeout, idle_action = runner.compute_timeout()
         if runner.instruments.before_io_wait is not None:
             runner.instruments.call("before_io_wait", timeout)
         io = runner.io
-        if timeout > 0:
-            runner.runq = self.waking_runq
-            entry_queue = runner.entry_queue
-            # As in Runner.wait_for_io: set before the last look, so a
+        if not runner.runq:
+            # As in Runner.run_loop: set before the last look, so a
             # callback queued after it writes the wake-up pipe.
-            entry_queue.sleeping = True
+            runner.entry_queue.sleeping = True
             if runner.must_not_sleep():
-                entry_queue.sleeping = False
-                runner.runq = runner.instruments.new_runq()
-                timeout = 0.0
+                timeout, idle_action = 0.0, None
+            if timeout > 0:
+                runner.runq = self.waking_runq
+            else:
+                runner.entry_queue.sleeping = False
         if timeout <= 0:
             events = io.wait(0)
             self.run_soon(lambda: self.tick(events, 0.0, idle_action))

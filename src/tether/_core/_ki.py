@@ -6,8 +6,10 @@ has an opinion decides:
 
 * a code object marked by ``enable_ki_protection`` / ``disable_ki_protection``;
 * tether's own source files (the runtime must never be torn mid-update);
-* the frame that steps tasks: there the current task's own flag decides
-  (user tasks unprotected, system tasks protected).
+* the frame that steps tasks: reached from a task's frames, the current
+  task's own flag decides (user tasks unprotected, system tasks
+  protected); as the innermost frame (the signal landed between two task
+  steps) it is the runtime itself, protected.
 
 Protected → the interrupt is deferred and delivered to the main task at its
 next checkpoint (``Runner.deliver_ki``); unprotected → KeyboardInterrupt is
@@ -84,12 +86,15 @@ def disable_ki_protection(f: _T_supports_code, /) -> _T_supports_code:
 
 def frame_is_protected(frame: types.FrameType | None, runner: Runner | None) -> bool:
     """Walk outwards from ``frame`` and return the first opinion on protection."""
+    innermost = frame
     while frame is not None:
         code = frame.f_code
         decision = _CODE_PROTECTION.get(code)
         if decision is not None:
             return decision
         if code in TASK_BOUNDARY_CODES:
+            if frame is innermost:
+                return True  # the loop's own code, between task steps
             task = runner.current_task_or_none() if runner is not None else None
             return True if task is None else task._ki_protected
         if _file_is_ours(code.co_filename):

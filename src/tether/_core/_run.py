@@ -1,14 +1,17 @@
 """The Runner and ``run()``: the loop, task spawning, stepping and exits.
 
-One loop iteration (``Runner.iterate``) is four named steps:
+The loop (``Runner.run_loop``, one frame for the whole run) turns through
+four steps:
 
-1. ``wait_for_io``      poll the kernel (timeout 0 when tasks are runnable);
-2. ``expire_deadlines`` wake sleepers, cancel scopes whose deadline passed;
-3. ``run_entry_queue``  run callbacks that other threads sent via TrioToken;
-4. ``run_batches``      step every task that was runnable at the start (and
-                        keep going while nothing else needs the loop).
+1. ``expire_deadlines`` wake sleepers, cancel scopes whose deadline passed;
+2. ``run_callbacks``    run callbacks that other threads sent via TrioToken;
+3. batches              step every task that was runnable at the start of
+                        the batch (and keep going while nothing else needs
+                        the loop);
+4. the I/O poll         ask the kernel what is ready (timeout 0 when tasks
+                        are runnable; at most every 64 steps while they are).
 
-``run_batches`` is the hot path.  It must not allocate per step, look up
+``run_loop`` is the hot path.  It must not allocate per step, look up
 instruments that are not installed, or call anything for a plain
 checkpoint beyond one cancellation check and a list append.
 """
@@ -210,7 +213,7 @@ class Runner:
     """The state of one ``tether.run()`` call.  Found through ``RUN.runner``."""
 
     # Seeded schedule shuffling (tether.debug sets a Random's shuffle), read
-    # once per run_batches call and tested once per batch.
+    # once per run_loop call and tested once per batch.
     shuffle_batch: Callable[[list[Task]], object] | None = None
 
     def __init__(
@@ -404,7 +407,7 @@ class Runner:
         ):
             # Added in the middle of a step: the running batch appends to a
             # plain list; what it appends from now on is reported at the
-            # end of the batch (run_batches), and later batches report live.
+            # end of the batch (run_loop), and later batches report live.
             self.unreported_from = len(self.runq)
 
     def report_late_scheduled(self) -> None:
@@ -472,7 +475,8 @@ class Runner:
 
     def compute_timeout(self) -> tuple[float, str | None]:
         """How long the next I/O wait may block, and what to do if it was idle."""
-        if self.runq or self.must_not_sleep():
+        # The caller checks must_not_sleep() at its last look before the wait.
+        if self.runq:
             return 0.0, None
         deadline = self.next_deadline() if self.deadlines else _inf
         timeout = self.clock.deadline_to_sleep_time(deadline) if deadline != _inf else _inf
@@ -488,25 +492,6 @@ class Runner:
         if timeout > _MAX_TIMEOUT:
             timeout = _MAX_TIMEOUT
         return (timeout if timeout > 0 else 0.0), idle_action
-
-    def wait_for_io(self, timeout: float) -> None:
-        if self.instruments.before_io_wait is not None:
-            self.instruments.call("before_io_wait", timeout)
-        io = self.io
-        if timeout > 0:
-            # Set before the last look at the queue: a thread that queues a
-            # callback after that look sees it and writes the wake-up pipe.
-            entry_queue = self.entry_queue
-            entry_queue.sleeping = True
-            try:
-                if self.must_not_sleep():
-                    timeout = 0
-                events = io.wait(timeout)
-            finally:
-                entry_queue.sleeping = False
-        else:
-            events = io.wait(0)
-        self.finish_io_wait(events, timeout)
 
     def must_not_sleep(self) -> bool:
         """Something arrived that the coming I/O wait must not sleep through."""
@@ -541,117 +526,139 @@ class Runner:
             if jump is not None:
                 jump()
 
-    def iterate(self) -> None:
-        """One loop iteration: I/O, deadlines, thread callbacks, then one batch."""
-        if self.ki_pending:
-            self.deliver_pending_ki()
-        if self.io_poll_due():
-            timeout, idle_action = self.compute_timeout()
-            self.wait_for_io(timeout)
-        else:
-            idle_action = None
-        self.run_ready(idle_action)
+    def run_loop(self, idle_action: str | None, poll: bool) -> None:
+        """The loop: deadlines, thread callbacks, batches of task steps, I/O polls.
 
-    def io_poll_due(self) -> bool:
-        return not self.runq or self.steps_since_io_poll >= _STEPS_BETWEEN_IO_POLLS
+        With ``poll`` (a plain run) it runs until the run finishes, polling
+        for I/O itself; without (a guest's tick) it returns as soon as an
+        I/O poll is due, leaving the wait to the guest driver.  ``idle_action``
+        is what the previous I/O wait's timeout meant, if it was idle.
 
-    def run_ready(self, idle_action: str | None) -> None:
-        """Everything after the I/O wait: deadlines, thread callbacks, idle wake-ups, tasks."""
-        entry_queue = self.entry_queue
-        if self.deadlines:
-            self.expire_deadlines()
-        if entry_queue.queue or entry_queue.idempotent:
-            entry_queue.run_callbacks()
-        if idle_action is not None:
-            self.handle_idle(idle_action)
-        self.run_batches()
-
-    def run_batches(self) -> None:
-        # The hot path: see the module docstring for what it must not do.
-        # Runs batch after batch while nothing else needs the loop (no
-        # deadline, thread callback, pending interrupt, or due I/O poll),
-        # so that a few tasks ping-ponging pay the setup below only once.
+        The hot path: see the module docstring for what it must not do.
+        Batches follow each other without leaving this frame while nothing
+        else needs the loop (no deadline, thread callback, pending interrupt
+        or due I/O poll); the I/O poll itself is inline too, so a few tasks
+        ping-ponging, or a connection's request/response turns, pay the
+        setup below once.
+        """
         checkpoint_message = CHECKPOINT
         shielded_message = SHIELDED_CHECKPOINT
         checked_message = CHECKED_CHECKPOINT
         wait_type = WaitTaskRescheduled
         instruments = self.instruments
         entry_queue = self.entry_queue
+        io = self.io
         steps = self.steps_since_io_poll
         message: object = None
         shuffle = self.shuffle_batch
         while True:
-            batch = self.runq
-            self.runq = runq = [] if instruments.task_scheduled is None else instruments.new_runq()
-            if shuffle is not None:
-                shuffle(batch)
-            append = runq.append
-            before_step = instruments.before_task_step
-            steps += len(batch)
-            for task in batch:
-                self.current = task
-                if before_step is not None:
-                    instruments.call("before_task_step", task)
-                exc = task._next_exc
-                try:
-                    if exc is None:
-                        value = task._next_value
-                        task._next_value = None
-                        message = task.context.run(task._send, value)
-                    else:
-                        task._next_exc = None
-                        message = task.context.run(task.coro.throw, exc)
-                except StopIteration as stop:
-                    message = None
-                    self.task_exited(task, stop.value, None)
-                except BaseException as error:
-                    message = None
-                    # Drop this frame from the traceback; and drop every
-                    # local that refers to the exception, or this frame and
-                    # the exception would keep each other alive.
-                    traceback = error.__traceback__
-                    if traceback is not None:
-                        error = error.with_traceback(traceback.tb_next)
-                    self.task_exited(task, None, error)
-                    del error, traceback
-                    exc = None
-                else:
-                    if message is checkpoint_message:
-                        if task._cancel_status.effectively_cancelled:
-                            task._next_exc = self.make_cancelled(task)
+            if self.deadlines:
+                self.expire_deadlines()
+            if entry_queue.queue or entry_queue.idempotent:
+                entry_queue.run_callbacks()
+            if idle_action is not None:
+                self.handle_idle(idle_action)
+                idle_action = None
+            while self.runq:
+                batch = self.runq
+                self.runq = runq = [] if instruments.task_scheduled is None else instruments.new_runq()
+                if shuffle is not None:
+                    shuffle(batch)
+                append = runq.append
+                before_step = instruments.before_task_step
+                steps += len(batch)
+                for task in batch:
+                    self.current = task
+                    if before_step is not None:
+                        instruments.call("before_task_step", task)
+                    exc = task._next_exc
+                    try:
+                        if exc is None:
+                            value = task._next_value
+                            task._next_value = None
+                            message = task.context.run(task._send, value)
                         else:
-                            # Marks "resumes from a checkpoint": a pending
-                            # KeyboardInterrupt may replace this resumption.
-                            task._next_value = checkpoint_message
-                        append(task)
-                    elif message is shielded_message or message is checked_message:
-                        append(task)
-                    elif type(message) is float:
-                        self.sleep_until(task, message)
-                    elif type(message) is wait_type:
-                        task._abort_func = message.abort_func
-                        if task._cancel_status.effectively_cancelled:
-                            self.try_abort(task)
+                            task._next_exc = None
+                            message = task.context.run(task.coro.throw, exc)
+                    except StopIteration as stop:
+                        message = None
+                        self.task_exited(task, stop.value, None)
+                    except BaseException as error:
+                        message = None
+                        # Drop this frame from the traceback; and drop every
+                        # local that refers to the exception, or this frame and
+                        # the exception would keep each other alive.
+                        traceback = error.__traceback__
+                        if traceback is not None:
+                            error = error.with_traceback(traceback.tb_next)
+                        self.task_exited(task, None, error)
+                        del error, traceback
+                        exc = None
                     else:
-                        self.unexpected_message(task, message)
-                # Read per step: assert_checkpoints installs its watcher in
-                # the middle of a step and needs that very step counted.
-                if instruments.after_task_step is not None:
-                    self.count_points(task, message)
-                    instruments.call("after_task_step", task)
-            if self.unreported_from is not None:
-                self.report_late_scheduled()
-            if (
-                not self.runq
-                or steps >= _STEPS_BETWEEN_IO_POLLS
-                or self.deadlines
-                or entry_queue.queue
-                or entry_queue.idempotent
-                or self.ki_pending
-            ):
-                break
-        self.steps_since_io_poll = steps
-        self.current = None
+                        if message is checkpoint_message:
+                            if task._cancel_status.effectively_cancelled:
+                                task._next_exc = self.make_cancelled(task)
+                            else:
+                                # Marks "resumes from a checkpoint": a pending
+                                # KeyboardInterrupt may replace this resumption.
+                                task._next_value = checkpoint_message
+                            append(task)
+                        elif message is shielded_message or message is checked_message:
+                            append(task)
+                        elif type(message) is float:
+                            self.sleep_until(task, message)
+                        elif type(message) is wait_type:
+                            task._abort_func = message.abort_func
+                            if task._cancel_status.effectively_cancelled:
+                                self.try_abort(task)
+                        else:
+                            self.unexpected_message(task, message)
+                    # Read per step: assert_checkpoints installs its watcher in
+                    # the middle of a step and needs that very step counted.
+                    if instruments.after_task_step is not None:
+                        self.count_points(task, message)
+                        instruments.call("after_task_step", task)
+                if self.unreported_from is not None:
+                    self.report_late_scheduled()
+                if (
+                    steps >= _STEPS_BETWEEN_IO_POLLS
+                    or self.deadlines
+                    or entry_queue.queue
+                    or entry_queue.idempotent
+                    or self.ki_pending
+                ):
+                    break
+            self.steps_since_io_poll = steps
+            self.current = None
+            if self.finished:
+                return
+            if self.ki_pending:
+                self.deliver_pending_ki()
+            if self.runq and steps < _STEPS_BETWEEN_IO_POLLS:
+                continue
+            if not poll:
+                return
+            timeout, idle_action = self.compute_timeout()
+            if instruments.before_io_wait is not None:
+                instruments.call("before_io_wait", timeout)
+            if self.runq:
+                events = io.wait(0)
+            else:
+                # Set before the last look at the queue: a thread that
+                # queues a callback after that look sees it and writes the
+                # wake-up pipe.
+                entry_queue.sleeping = True
+                try:
+                    if self.must_not_sleep():
+                        timeout, idle_action = 0.0, None
+                    events = io.wait(timeout)
+                finally:
+                    entry_queue.sleeping = False
+            if events:
+                io.process_events(events)
+            if instruments.after_io_wait is not None:
+                instruments.call("after_io_wait", timeout)
+            steps = self.steps_since_io_poll = 0
 
     def count_points(self, task: Task, message: object) -> None:
         # Only while some instrument watches steps (assert_checkpoints does):
@@ -817,8 +824,7 @@ def run(
         "run",
     )
     try:
-        while not runner.finished:
-            runner.iterate()
+        runner.run_loop(None, poll=True)
     except BaseException as error:
         crashed(runner, error)
     finally:
@@ -997,7 +1003,7 @@ class _RunContext:
                     self.deactivate()
 
 
-_ki.TASK_BOUNDARY_CODES.add(Runner.run_batches.__code__)
+_ki.TASK_BOUNDARY_CODES.add(Runner.run_loop.__code__)
 
 
 # ---- public functions that read the current run ------------------------------------
