@@ -5,6 +5,7 @@ the same module path here.
 """
 
 from . import abc as abc
+from . import debug as debug
 from . import from_thread as from_thread
 from . import lowlevel as lowlevel
 from . import socket as socket

@@ -3,8 +3,9 @@
     python -m tether script.py [args]     as ``python script.py [args]``
     python -m tether -m module [args]     as ``python -m module [args]``
     python -m tether -c code [args]       as ``python -c code [args]``
+    python -m tether ps [PID]             list tether processes, or show one's task tree
 
-Each form calls ``tether.install()`` first, so the program's ``import trio``
+The first three call ``tether.install()`` first, so the program's ``import trio``
 gives tether, then runs the program the way the interpreter itself would:
 same ``sys.argv``, ``sys.path[0]``, ``__main__`` module, exit codes and error
 messages, and tracebacks that start at the program's own code.
@@ -27,15 +28,21 @@ from collections.abc import Callable
 from types import CodeType, TracebackType
 
 from ._compat import install
+from .debug._ps import ps_main
 
 USAGE = """\
 usage: python -m tether script.py [args ...]
        python -m tether -m module [args ...]
        python -m tether -c code [args ...]
+       python -m tether ps [PID]
 
 Runs a trio program on tether: `import trio` in the program (and in every
 library it uses) gives tether.  The program runs as `python script.py`,
 `python -m module` or `python -c code` would run it.
+
+`ps` lists the tether processes that run a monitor (TETHER_MONITOR=1), and
+`ps PID` prints the task tree of one of them (see docs/debug.md).  To run a
+script named `ps`, write `./ps`.
 """
 
 
@@ -43,8 +50,8 @@ def main(argv: list[str]) -> int:
     """Run the program that ``argv`` (the arguments after ``-m tether``) names.
 
     Args:
-        argv: ``["script.py", *args]``, ``["-m", "module", *args]`` or
-            ``["-c", "code", *args]``.
+        argv: ``["script.py", *args]``, ``["-m", "module", *args]``,
+            ``["-c", "code", *args]`` or ``["ps", *args]``.
 
     Returns:
         The exit status: 0 when the program finishes, 1 after an uncaught
@@ -59,6 +66,8 @@ def main(argv: list[str]) -> int:
     if first in ("-h", "--help"):
         sys.stdout.write(USAGE)
         return 0
+    if first == "ps":
+        return ps_main(argv[1:])
     if first in ("-m", "-c"):
         if len(argv) < 2:
             sys.stderr.write(f"python -m tether: argument expected for the {first} option\n\n{USAGE}")

@@ -13,7 +13,13 @@ wherever tether is installed.  What it does (what pytest-trio does for trio):
   inside a nursery, and a fixture's error names the fixture;
 - fixtures ``nursery`` (a nursery that lives for the test and is cancelled
   after it), ``mock_clock`` and ``autojump_clock``; a clock among a test's
-  fixtures becomes the run's clock, instruments join its instruments.
+  fixtures becomes the run's clock, instruments join its instruments;
+- ``tether.debug`` in every test's ``tether.run``: deadlock detection (a
+  test that can never wake up fails with DeadlockError instead of hanging;
+  ``--tether-no-deadlock-detection`` turns it off) and seeded schedule
+  shuffling (a failing test notes its seed; ``--tether-seed N`` replays it,
+  ``--tether-seed none`` runs tasks in FIFO order, ``--tether-shuffle-runs K``
+  runs each test under K seeds).
 
 It only touches tests that ask for it (the ``trio`` marker, or trio mode), and
 an async test that nobody ran fails with a message that names the fix.
@@ -30,6 +36,8 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import os
+import random
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
@@ -49,6 +57,8 @@ from ._core import (
     run,
 )
 from ._sync import Event
+from .debug import detect_deadlocks
+from .debug._settings import SEED_VARIABLE, seeded
 
 MARKER = "trio"
 MARKER_HELP = (
@@ -60,6 +70,8 @@ PYTEST_TRIO_MODULES = ("pytest_trio.plugin", "pytest_trio.enable_trio_mode")
 RunFunction = Callable[..., object]
 # Set on the sync wrapper of a test function (found again when hypothesis reruns a test).
 RUNS_IN_TETHER = "_tether_runs_it"
+# The fixture that --tether-shuffle-runs parametrizes with one seed per copy of a test.
+SEED_FIXTURE = "tether_schedule_seed"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,6 +80,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "trio_mode", "run every async test function with tether (or trio)", type="bool", default=False
     )
     parser.addini("trio_run", "the runner of async tests: trio (tether.run), tether or qtrio", default="trio")
+    group = parser.getgroup("tether", "tether.debug in async tests")
+    group.addoption(
+        "--tether-seed",
+        metavar="N",
+        type=_parse_seed,
+        default=None,
+        help="shuffle runnable tasks from seed N in every test's run (replays a failure); 'none': "
+        "run them in FIFO order. Default: $TETHER_SCHEDULE_SEED, else a random seed per test",
+    )
+    group.addoption(
+        "--tether-shuffle-runs",
+        metavar="K",
+        type=int,
+        default=1,
+        help="run each async test K times, under K different schedule seeds",
+    )
+    group.addoption(
+        "--tether-no-deadlock-detection",
+        action="store_true",
+        help="let a test whose tasks are all blocked for good hang instead of failing with DeadlockError",
+    )
+
+
+def _parse_seed(text: str) -> int | str:
+    if text.lower() == "none":
+        return "none"
+    try:
+        return int(text)
+    except ValueError:
+        raise pytest.UsageError(f"--tether-seed expects an integer or 'none', not {text!r}") from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -113,6 +155,7 @@ class TetherTestRunner:
     def __init__(self, config: pytest.Config) -> None:
         self.trio_mode = bool(config.getini("trio_mode"))
         self.run_setting = str(config.getini("trio_run"))
+        self.debug = DebugOptions(config)
 
     # -- fixtures ---------------------------------------------------------------
 
@@ -133,7 +176,25 @@ class TetherTestRunner:
             yield nursery
             nursery.cancel_scope.cancel()
 
+    @pytest.fixture
+    def tether_schedule_seed(self, request: pytest.FixtureRequest) -> int | None:
+        """The schedule seed of this copy of the test (``--tether-shuffle-runs``)."""
+        return getattr(request, "param", None)
+
     # -- hooks --------------------------------------------------------------------
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """With ``--tether-shuffle-runs K``, make K copies of each async test, one seed each."""
+        runs = self.debug.shuffle_runs
+        function = metafunc.function
+        is_run_test = metafunc.definition.get_closest_marker(MARKER) is not None or (
+            self.trio_mode and inspect.iscoroutinefunction(function)
+        )
+        if runs <= 1 or not is_run_test or SEED_FIXTURE in metafunc.fixturenames:
+            return
+        seeds = self.debug.seeds_for_copies(runs)
+        metafunc.fixturenames.append(SEED_FIXTURE)
+        metafunc.parametrize(SEED_FIXTURE, seeds, indirect=True, ids=[f"seed={seed}" for seed in seeds])
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """In trio mode, mark every async test function ``trio``."""
@@ -175,6 +236,8 @@ class TetherTestRunner:
         if pyfuncitem.get_closest_marker(MARKER) is None:
             return None
         runner = self._choose_run(pyfuncitem)
+        # tether.debug only in tether's own run (run=trio.run gets none of it).
+        debug = self.debug.for_test(pyfuncitem) if runner is run else None
         hypothesis_handle = getattr(pyfuncitem.obj, "hypothesis", None)
         if hypothesis_handle is not None:
             # @given wraps the test; each example calls inner_test, which
@@ -182,11 +245,12 @@ class TetherTestRunner:
             inner = hypothesis_handle.inner_test
             _require_async(pyfuncitem, inner)
             if not getattr(inner, RUNS_IN_TETHER, False):
-                hypothesis_handle.inner_test = _run_in_tether(inner, runner)
+                hypothesis_handle.inner_test = _run_in_tether(inner, runner, debug)
             return None
         _require_async(pyfuncitem, pyfuncitem.obj)
         argnames = pyfuncitem._fixtureinfo.argnames
-        _run_in_tether(pyfuncitem.obj, runner)(**{name: pyfuncitem.funcargs[name] for name in argnames})
+        test = _run_in_tether(pyfuncitem.obj, runner, debug)
+        test(**{name: pyfuncitem.funcargs[name] for name in argnames})
         return True
 
     @pytest.hookimpl(specname="pytest_pyfunc_call", wrapper=True)
@@ -232,6 +296,74 @@ class TetherTestRunner:
         )
 
 
+class DebugOptions:
+    """The command line's ``--tether-*`` options: what tether.debug does in each test's run."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.seed: int | str | None = config.getoption("--tether-seed", None)
+        self.shuffle_runs = int(config.getoption("--tether-shuffle-runs", 1) or 1)
+        self.detect_deadlocks = not config.getoption("--tether-no-deadlock-detection", False)
+
+    def default_seed(self) -> int | None:
+        """The seed a test runs under: ``--tether-seed``, ``$TETHER_SCHEDULE_SEED``, or a random one."""
+        if self.seed == "none":
+            return None
+        if isinstance(self.seed, int):
+            return self.seed
+        text = os.environ.get(SEED_VARIABLE)
+        if text:
+            try:
+                return int(text)
+            except ValueError:
+                pass  # tether.debug complains about it at run start
+        return random.SystemRandom().randrange(2**32)
+
+    def seeds_for_copies(self, copies: int) -> list[int | None]:
+        first = self.default_seed()
+        if first is None:
+            return [None] * copies
+        return [(first + number) % 2**32 for number in range(copies)]
+
+    def for_test(self, item: pytest.Function) -> TestDebug:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and SEED_FIXTURE in callspec.params:
+            seed = callspec.params[SEED_FIXTURE]
+        else:
+            seed = self.default_seed()
+        return TestDebug(seed, self.detect_deadlocks)
+
+
+class TestDebug:
+    """What tether.debug does in one test's run(s): a schedule seed, deadlock detection."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, seed: int | None, detect_deadlocks: bool) -> None:
+        self.seed = seed
+        self.detect_deadlocks = detect_deadlocks
+
+    def run(
+        self,
+        runner: RunFunction,
+        main: Callable[[], object],
+        clock: Clock | None,
+        instruments: list[Instrument],
+    ) -> None:
+        __tracebackhide__ = True
+        if self.detect_deadlocks:
+            instruments = [*instruments, detect_deadlocks()]
+        with seeded(self.seed):
+            try:
+                runner(main, clock=clock, instruments=instruments)
+            except BaseException as error:
+                outcome = isinstance(error, (pytest.skip.Exception, pytest.xfail.Exception))
+                if self.seed is not None and not outcome:
+                    error.add_note(
+                        f"tether schedule seed: {self.seed} (replay with: pytest --tether-seed {self.seed})"
+                    )
+                raise
+
+
 def _test_function(item: pytest.Function) -> object:
     hypothesis_handle = getattr(item.obj, "hypothesis", None)
     return hypothesis_handle.inner_test if hypothesis_handle is not None else item.obj
@@ -251,7 +383,9 @@ def _require_async(item: pytest.Function, function: object) -> None:
         )
 
 
-def _run_in_tether(test_function: Callable[..., object], runner: RunFunction) -> Callable[..., None]:
+def _run_in_tether(
+    test_function: Callable[..., object], runner: RunFunction, debug: TestDebug | None
+) -> Callable[..., None]:
     """A sync function that runs async ``test_function`` and its :class:`AsyncFixture` kwargs in one run.
 
     A real function, not a callable object: hypothesis rewrites the code object
@@ -263,7 +397,10 @@ def _run_in_tether(test_function: Callable[..., object], runner: RunFunction) ->
         __tracebackhide__ = True
         clock, instruments = _clock_and_instruments(kwargs)
         test_run = _TestRun(test_function, args, kwargs)
-        runner(test_run.main, clock=clock, instruments=instruments)
+        if debug is None:
+            runner(test_run.main, clock=clock, instruments=instruments)
+        else:
+            debug.run(runner, test_run.main, clock, instruments)
 
     setattr(run_test, RUNS_IN_TETHER, True)
     return run_test
