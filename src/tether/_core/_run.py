@@ -638,10 +638,15 @@ class Runner:
                 continue
             if not poll:
                 return
-            timeout, idle_action = self.compute_timeout()
+            if self.runq:
+                timeout = 0.0
+            elif self.deadlines or self.waiting_for_idle or self.autojump_threshold != _inf:
+                timeout, idle_action = self.compute_timeout()
+            else:
+                timeout = _MAX_TIMEOUT  # only I/O, a thread or a signal can wake a task
             if instruments.before_io_wait is not None:
                 instruments.call("before_io_wait", timeout)
-            if self.runq:
+            if timeout == 0.0:
                 events = io.wait(0)
             else:
                 # Set before the last look at the queue: a thread that
@@ -649,7 +654,9 @@ class Runner:
                 # wake-up pipe.
                 entry_queue.sleeping = True
                 try:
-                    if self.must_not_sleep():
+                    if (
+                        entry_queue.queue or entry_queue.idempotent or self.ki_pending
+                    ) and self.must_not_sleep():
                         timeout, idle_action = 0.0, None
                     events = io.wait(timeout)
                 finally:

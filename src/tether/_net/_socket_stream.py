@@ -206,7 +206,7 @@ class SocketStream(HalfCloseableStream):
                 self._wait_streak = streak + 1
             while True:
                 try:
-                    await sock._wait(_core.READ)
+                    await task._runner.io.wait_for(sock._fd, _core.READ, sock)
                 except OSError as error:  # EBADF: closed before we got to wait
                     raise _stream_error(sock, error) from None
                 try:

@@ -200,24 +200,31 @@ class BaseIOManager:
             self.waiting.pop(fd, None)
 
     def process_events(self, events: list[tuple[int, int]]) -> None:
-        reschedule = self.runner.reschedule_value
+        runner = self.runner
+        append = runner.runq.append
         for fd, flags in events:
             waiting = self.waiting.get(fd)
             if waiting is None:
                 if fd == self.wakeup_fd:
-                    self.runner.entry_queue.drain_wakeup()
+                    runner.entry_queue.drain_wakeup()
                 continue
             idle = 0
+            # Runner.reschedule_value, inlined: a waiter is always blocked
+            # (its abort function clears it from here first).
             if flags & ~WRITE:
-                if waiting.read_task is not None:
-                    reschedule(waiting.read_task, None)
+                task = waiting.read_task
+                if task is not None:
                     waiting.read_task = None
+                    task._abort_func = None
+                    append(task)
                 else:
                     idle |= READ
             if flags & ~READ:
-                if waiting.write_task is not None:
-                    reschedule(waiting.write_task, None)
+                task = waiting.write_task
+                if task is not None:
                     waiting.write_task = None
+                    task._abort_func = None
+                    append(task)
                 else:
                     idle |= WRITE
             if not waiting.kept:
