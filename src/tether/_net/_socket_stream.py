@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final, NoReturn, final, overload
 
 from .. import _core
 from .._abc import HalfCloseableStream, Listener
+from .._core import RUN as _RUN
 from ._socket import SocketType, _current_task_checked
 
 if TYPE_CHECKING:
@@ -21,9 +22,13 @@ if TYPE_CHECKING:
 
 DEFAULT_RECEIVE_SIZE: Final = 65536
 # receive_some waits before its first recv() once this many calls in a row
-# found nothing to read, and still tries first on every _PROBE_EVERY-th.
+# found nothing to read, and still tries first on every _PROBE_EVERY-th (a
+# failed try costs a raised BlockingIOError; a full read ends the streak
+# at once, so only streaming in small pieces relies on the probe).
 _WAIT_FIRST_AFTER: Final = 2
-_PROBE_EVERY: Final = 8
+_PROBE_EVERY: Final = 32
+_READ: Final = _core.READ
+_WRITE: Final = _core.WRITE
 
 # accept() errors that concern one incoming connection, not the listener.
 _IGNORABLE_ACCEPT_ERRNOS: Final = frozenset(
@@ -100,7 +105,10 @@ class SocketStream(HalfCloseableStream):
         sock = self.socket
         if sock._did_shutdown_SHUT_WR:
             raise _core.ClosedResourceError("can't send data after sending EOF")
-        task = _current_task_checked()
+        runner = _RUN.runner
+        task = runner.current if runner is not None else None
+        if task is None:
+            task = _current_task_checked()  # raises
         self._sending = True
         try:
             if task._cancel_status.effectively_cancelled:
@@ -121,7 +129,7 @@ class SocketStream(HalfCloseableStream):
             with memoryview(data) as view, view.cast("B") as flat:
                 while True:
                     try:
-                        await sock._wait(_core.WRITE)
+                        await sock._wait(_WRITE)
                         sent += raw.send(flat[sent:])
                     except BlockingIOError:
                         continue
@@ -178,7 +186,10 @@ class SocketStream(HalfCloseableStream):
             raise ValueError(f"max_bytes must be >= 1, got {max_bytes!r}")
         if self._receiving:
             _raise_busy("receiving")
-        task = _current_task_checked()
+        runner = _RUN.runner
+        task = runner.current if runner is not None else None
+        if task is None:
+            task = _current_task_checked()  # raises
         sock = self.socket
         raw = sock._sock
         self._receiving = True
@@ -206,7 +217,7 @@ class SocketStream(HalfCloseableStream):
                 self._wait_streak = streak + 1
             while True:
                 try:
-                    await task._runner.io.wait_for(sock._fd, _core.READ, sock)
+                    await runner.io.wait_for(sock._fd, _READ, sock)
                 except OSError as error:  # EBADF: closed before we got to wait
                     raise _stream_error(sock, error) from None
                 try:
