@@ -100,7 +100,11 @@ def frame_is_protected(frame: types.FrameType | None, runner: Runner | None) -> 
         if _file_is_ours(code.co_filename):
             return True
         frame = frame.f_back
-    return False
+    # No opinion anywhere: not a single tether frame on the stack.  During a
+    # run that happens only in a guest run's host code, between ticks; as in
+    # trio, Ctrl-C there goes to the guest's main task instead of tearing
+    # the host's loop.  Outside any run nothing is protected.
+    return runner is not None
 
 
 def currently_ki_protected() -> bool:
