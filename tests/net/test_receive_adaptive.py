@@ -52,18 +52,47 @@ def test_data_already_queued_arrives_while_waiting_first() -> None:
     assert tether.run(main) == b"queued"
 
 
-def test_a_full_read_returns_to_trying_first() -> None:
-    async def main() -> tuple[int, int]:
+def test_an_exact_size_read_keeps_waiting_first() -> None:
+    # Regression: a read that filled max_bytes sent the stream back to
+    # trying first, so a reader asking for exactly one reply per request
+    # paid a failed recv() (a raised BlockingIOError) on every message.
+    async def main() -> list[int]:
         a, b = _stream_pair()
-        async with a, b:
-            a._wait_streak = _socket_stream._WAIT_FIRST_AFTER + 1
-            await b.send_all(b"abcdef")
-            assert await a.receive_some(3) == b"abc"
-            after_full_read = a._wait_streak
-            assert await a.receive_some(3) == b"def"  # tried first: no wait needed
-            return after_full_read, a._wait_streak
+        streaks = []
+        async with a, b, tether.open_nursery() as nursery:
 
-    assert tether.run(main) == (0, 0)
+            async def reply() -> None:
+                for _ in range(4):
+                    await wait_all_tasks_blocked()
+                    await b.send_all(b"abc")
+
+            a._wait_streak = _socket_stream._WAIT_FIRST_AFTER  # waiting first
+            nursery.start_soon(reply)
+            for _ in range(4):
+                assert await a.receive_some(3) == b"abc"
+                streaks.append(a._wait_streak)
+        return streaks
+
+    start = _socket_stream._WAIT_FIRST_AFTER
+    assert tether.run(main) == [start + 1, start + 2, start + 3, start + 4]
+
+
+def test_a_probe_notices_streaming_and_returns_to_trying_first() -> None:
+    async def main() -> list[int]:
+        a, b = _stream_pair()
+        streaks = []
+        async with a, b:
+            a._wait_streak = _socket_stream._WAIT_FIRST_AFTER
+            await b.send_all(b"z" * 3 * (_socket_stream._PROBE_EVERY + 4))
+            for _ in range(_socket_stream._PROBE_EVERY + 4):
+                assert await a.receive_some(3) == b"zzz"
+                streaks.append(a._wait_streak)
+        return streaks
+
+    streaks = tether.run(main)
+    probe = streaks.index(0)
+    assert 0 < probe < _socket_stream._PROBE_EVERY
+    assert streaks[probe:] == [0] * (len(streaks) - probe)  # then every try succeeds
 
 
 def test_receive_on_a_stream_closed_while_waiting_first_raises_closed_resource_error() -> None:

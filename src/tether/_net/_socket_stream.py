@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 
 DEFAULT_RECEIVE_SIZE: Final = 65536
 # receive_some waits before its first recv() once this many calls in a row
-# found nothing to read, and still tries first on every _PROBE_EVERY-th (a
-# failed try costs a raised BlockingIOError; a full read ends the streak
-# at once, so only streaming in small pieces relies on the probe).
+# found nothing to read, and still tries first on every _PROBE_EVERY-th: a
+# probe that finds data ends the streak (the peer is streaming).  A failed
+# try costs a raised BlockingIOError, so the probe is rare; and a read that
+# fills max_bytes is no sign of more to come (request/response readers ask
+# for exactly one message).
 _WAIT_FIRST_AFTER: Final = 2
 _PROBE_EVERY: Final = 32
 _READ: Final = _core.READ
@@ -227,8 +229,6 @@ class SocketStream(HalfCloseableStream):
                 except OSError as error:
                     raise _stream_error(sock, error) from None
                 else:
-                    if len(data) == max_bytes:
-                        self._wait_streak = 0  # a full read: more is likely queued
                     return data
         finally:
             self._receiving = False
