@@ -703,8 +703,9 @@ class Runner:
             detail = f"{message!r}"
         task._next_exc = TypeError(
             f"tether.run received unrecognized yield message {detail}. Are you awaiting "
-            "something from a library written for another framework, like asyncio? That "
-            "won't work without a bridge: see tether.asyncio_bridge"
+            "something from a library written for another framework, like asyncio? For "
+            "asyncio, run the program with tether.asyncio_bridge.run(main) and await the "
+            "asyncio code through tether.asyncio_bridge.aio_await(coroutine_or_future)"
         )
         self.runq.append(task)
 
