@@ -2,9 +2,11 @@
 
 The core never imports ``tether.debug``; that package fills these slots in
 when it is imported.  Each call site in the core tests one slot for ``None``
-and sits off the per-step path: at run start (``_init``), where a scope is
-cancelled or gets a deadline, and where a ``Cancelled`` is made.  The
-per-batch shuffle is a ``Runner`` attribute instead (see ``Runner.run_loop``).
+and sits off the per-step path: at run start (``start_run``, and ``_init``
+once the system nursery exists), where a scope is cancelled or gets a
+deadline, and where a ``Cancelled`` is made.  The per-batch shuffle is a
+``Runner`` attribute instead (see ``Runner.run_loop``), set by
+``run_starting`` before the loop reads it.
 
 Invariant: with every slot ``None`` the core behaves exactly as without
 ``tether.debug``.
@@ -39,12 +41,16 @@ class CancelTracer(Protocol):
 class DebugHooks:
     """The process-wide hook slots (one instance: ``DEBUG_HOOKS``)."""
 
-    __slots__ = ("cancel_tracer", "run_started")
+    __slots__ = ("cancel_tracer", "run_starting", "system_nursery_opened")
 
     def __init__(self) -> None:
-        # Called in the root task once the system nursery exists, before
-        # the main task's first step.  Must not raise.
-        self.run_started: Callable[[Runner], None] | None = None
+        # Called once the Runner exists, before the first task step.
+        # Must not raise.
+        self.run_starting: Callable[[Runner], None] | None = None
+        # Called in the root task once the system nursery exists (system
+        # tasks can be spawned), before the main task's first step.  Must
+        # not raise.
+        self.system_nursery_opened: Callable[[Runner], None] | None = None
         self.cancel_tracer: CancelTracer | None = None
 
 

@@ -784,8 +784,8 @@ async def _init(
     async with open_nursery(strict_exception_groups=True) as system_nursery:
         runner.system_nursery = system_nursery
         runner.main_task = runner.spawn(async_fn, (), system_nursery, name)
-        if DEBUG_HOOKS.run_started is not None:
-            DEBUG_HOOKS.run_started(runner)
+        if DEBUG_HOOKS.system_nursery_opened is not None:
+            DEBUG_HOOKS.system_nursery_opened(runner)
         # Sleep until the main task's exit cancels the system nursery.
         await wait_task_rescheduled(abort_always_succeeds)
     await runner.asyncgens.finalize_remaining()
@@ -883,6 +883,8 @@ def start_run(
         root = _root_scope(runner)
         runner.init_task._cancel_status = root
         root._task = runner.init_task
+        if DEBUG_HOOKS.run_starting is not None:
+            DEBUG_HOOKS.run_starting(runner)
     except BaseException as error:
         try:
             crashed(runner, error)

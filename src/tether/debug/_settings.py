@@ -1,10 +1,11 @@
 """Process-wide debug settings, the environment variables, and the run-start hook.
 
-Importing this module fills ``_core.DEBUG_HOOKS.run_started``: at the start
-of every run (in the root task, once the system nursery exists) it reads
-the environment and applies the settings to that run.  Reading four
-environment variables per ``run()`` is the whole cost while every feature
-is off.
+Importing this module fills two of ``_core.DEBUG_HOOKS``' slots: at the
+start of every run (before its first task step) ``run_starting`` reads the
+environment and applies the settings to that run; once the run's system
+nursery exists, ``system_nursery_opened`` starts the monitor if
+``TETHER_MONITOR`` asks for it.  Reading four environment variables per
+``run()`` is the whole cost while every feature is off.
 """
 
 from __future__ import annotations
@@ -86,9 +87,9 @@ def _complain(message: str) -> None:
     sys.stderr.write(f"tether.debug: {message}\n")
 
 
-def _on_run_started(runner: Runner) -> None:
-    # Called by the core in the root task; must not raise (a crash here
-    # would be a TrioInternalError), so a failing feature only complains.
+def _on_run_starting(runner: Runner) -> None:
+    # Called by the core before the first step; must not raise (a crash
+    # here would be a TrioInternalError).
     seed = schedule_seed()
     if seed is not None:
         runner.shuffle_batch = random.Random(seed).shuffle
@@ -98,6 +99,10 @@ def _on_run_started(runner: Runner) -> None:
         # A second detector beside one the caller installed is harmless:
         # the first to look delivers the error, and then a task is runnable.
         runner.add_instrument(DeadlockDetector())
+
+
+def _on_system_nursery_opened(runner: Runner) -> None:
+    # Called by the core in the root task; a failing monitor only complains.
     if is_enabled(MONITOR_VARIABLE):
         try:
             serve_monitor()
@@ -105,4 +110,5 @@ def _on_run_started(runner: Runner) -> None:
             _complain(f"{MONITOR_VARIABLE} is set, but the monitor could not start: {error}")
 
 
-DEBUG_HOOKS.run_started = _on_run_started
+DEBUG_HOOKS.run_starting = _on_run_starting
+DEBUG_HOOKS.system_nursery_opened = _on_system_nursery_opened
