@@ -125,6 +125,20 @@ def test_stale_socket_of_a_dead_process_is_replaced(runtime_dir: Path) -> None:
     assert tether.run(main) == str(directory / f"{os.getpid()}.sock")
 
 
+def test_second_concurrent_run_in_the_process_gets_its_own_socket(runtime_dir: Path) -> None:
+    async def serve() -> str:
+        return tether.debug.serve_monitor()
+
+    async def main() -> tuple[str, str]:
+        first = tether.debug.serve_monitor()
+        second = await tether.to_thread.run_sync(tether.run, serve)
+        return first, second
+
+    first, second = tether.run(main)
+    assert os.path.basename(first) == f"{os.getpid()}.sock"
+    assert os.path.basename(second) == f"{os.getpid()}.1.sock"
+
+
 def test_environment_variable_starts_the_monitor_in_every_run(
     runtime_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
