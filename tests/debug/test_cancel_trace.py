@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import traceback
 
 import pytest
@@ -14,10 +15,10 @@ from tether.testing import MockClock
 THIS_FILE = show_path(__file__)
 
 
-async def notes_on_wait(seen: list[str]) -> None:
-    """Sleep until cancelled; record the notes of the Cancelled."""
+async def notes_on_wait(seen: list[str], seconds: float = math.inf) -> None:
+    """Sleep (until cancelled, by default); record the notes of the Cancelled."""
     try:
-        await tether.sleep_forever()
+        await tether.sleep(seconds)
     except tether.Cancelled as cancelled:
         seen.extend(getattr(cancelled, "__notes__", []))
         raise
@@ -65,11 +66,7 @@ def test_expired_deadline_notes_where_it_was_set() -> None:
 
     async def main() -> None:
         with tether.move_on_after(1):  # the deadline of main
-            try:
-                await tether.sleep_forever()
-            except tether.Cancelled as cancelled:
-                seen.extend(cancelled.__notes__)
-                raise
+            await notes_on_wait(seen)
 
     tether.run(main, clock=MockClock(autojump_threshold=0))
     where = f"{THIS_FILE}:{line_of('# the deadline of main')} in main"
@@ -83,18 +80,10 @@ def test_fail_after_and_a_deadline_set_later_are_traced_to_the_user_code() -> No
     async def main() -> None:
         with pytest.raises(tether.TooSlowError):
             with tether.fail_after(5):  # fail_after here
-                try:
-                    await tether.sleep_forever()
-                except tether.Cancelled as cancelled:
-                    seen.extend(cancelled.__notes__)
-                    raise
+                await notes_on_wait(seen)
         with tether.CancelScope() as scope:
             scope.deadline = tether.current_time() + 1  # deadline set here
-            try:
-                await tether.sleep_forever()
-            except tether.Cancelled as cancelled:
-                seen.extend(cancelled.__notes__)
-                raise
+            await notes_on_wait(seen)
 
     tether.run(main, clock=MockClock(autojump_threshold=0))
     assert seen == [
@@ -109,11 +98,7 @@ def test_deadline_already_passed_on_entry_is_traced_to_the_with_statement() -> N
 
     async def main() -> None:
         with tether.CancelScope(deadline=tether.current_time() - 1):  # already late
-            try:
-                await tether.sleep(0)
-            except tether.Cancelled as cancelled:
-                seen.extend(cancelled.__notes__)
-                raise
+            await notes_on_wait(seen, 0)
 
     tether.run(main, clock=MockClock())
     where = f"{THIS_FILE}:{line_of('# already late')} in main"
@@ -131,11 +116,7 @@ def test_sibling_error_notes_the_task_and_its_exception() -> None:
     async def main() -> None:
         async with tether.open_nursery() as nursery:
             nursery.start_soon(failing, name="x")
-            try:
-                await tether.sleep_forever()
-            except tether.Cancelled as cancelled:
-                seen.extend(cancelled.__notes__)
-                raise
+            await notes_on_wait(seen)
 
     with pytest.RaisesGroup(ValueError):
         tether.run(main, clock=MockClock(autojump_threshold=0))
@@ -149,17 +130,10 @@ def test_sibling_error_notes_the_task_and_its_exception() -> None:
 def test_error_in_the_nursery_body_notes_it() -> None:
     seen: list[str] = []
 
-    async def child() -> None:
-        try:
-            await tether.sleep_forever()
-        except tether.Cancelled as cancelled:
-            seen.extend(cancelled.__notes__)
-            raise
-
     async def main() -> None:
         tether.lowlevel.current_task().name = "main"
         async with tether.open_nursery() as nursery:
-            nursery.start_soon(child)
+            nursery.start_soon(notes_on_wait, seen)
             await tether.sleep(1)
             raise KeyError("k")
 
@@ -208,11 +182,7 @@ def test_environment_variable_turns_tracing_on(monkeypatch: pytest.MonkeyPatch) 
     async def main() -> None:
         with tether.CancelScope() as scope:
             scope.cancel()
-            try:
-                await tether.sleep(0)
-            except tether.Cancelled as cancelled:
-                seen.extend(cancelled.__notes__)
-                raise
+            await notes_on_wait(seen, 0)
 
     tether.run(main)
     assert len(seen) == 1 and seen[0].startswith("Cancelled by CancelScope.cancel()")
@@ -225,11 +195,7 @@ def test_cancellation_from_before_tracing_began_says_so() -> None:
         with tether.CancelScope() as scope:
             scope.cancel()
             tether.debug.trace_cancellations()
-            try:
-                await tether.sleep(0)
-            except tether.Cancelled as cancelled:
-                seen.extend(cancelled.__notes__)
-                raise
+            await notes_on_wait(seen, 0)
 
     tether.run(main)
     assert seen == ["Cancelled (explicit); where is not known: tracing was off at the time"]
