@@ -322,6 +322,17 @@ SCENARIOS: tuple[Scenario, ...] = (
         warmup_size=2,
         target=Target({"trio": 1}),
     ),
+    # The asyncio bridge (issue 8).
+    Scenario(
+        name="aio_await",
+        unit="round trips/s",
+        issue=8,
+        description="a tether task doing `await tether.asyncio_bridge.aio_await(coro())` of a coroutine that returns at once, in `asyncio_bridge.run` on asyncio's loop, one at a time (asyncio: `await create_task(coro())`, the same coroutine as a task of its own; trio: no bridge, trio-asyncio is not a dependency). Target: no slower than two native task round trips",
+        trio_api="bridge:aio_await_round_trip",
+        asyncio_twin="bridge_asyncio:aio_await_round_trip",
+        size=30_000,
+        target=Target({"asyncio": 0.5}),
+    ),
 )
 
 SCENARIOS_BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}

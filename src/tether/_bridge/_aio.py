@@ -15,12 +15,13 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from types import TracebackType
+from types import CoroutineType, TracebackType
 from typing import Any, Generic, TypeVar, final
 
 import sniffio
 
 from .._core import (
+    RUN,
     Abort,
     CancelScope,
     RaiseCancelT,
@@ -30,7 +31,13 @@ from .._core import (
     reschedule,
     wait_task_rescheduled,
 )
-from ._state import AsyncioCancelledError, Bridge, bridge_for_tether, poll_before_sleeping
+from ._state import (
+    BRIDGES_BY_RUNNER,
+    AsyncioCancelledError,
+    Bridge,
+    bridge_for_tether,
+    poll_before_sleeping,
+)
 
 T = TypeVar("T")
 
@@ -125,13 +132,18 @@ async def aio_await(
         TypeError: the argument is neither awaitable nor callable.
         Exception: whatever the asyncio side raised, with its traceback.
     """
-    target, call_args = _normalize(awaitable_or_async_fn, args)
+    target: Any = awaitable_or_async_fn
+    # The common case, a coroutine object, skips the general inspection.
+    call_args = None if type(target) is CoroutineType and not args else _normalize(target, args)
+    bridge = BRIDGES_BY_RUNNER.get(RUN.runner)  # type: ignore[arg-type]  # None: no run
     try:
-        bridge = bridge_for_tether("aio_await")
+        if bridge is None:
+            bridge_for_tether("aio_await")  # raises the error that fits
         await checkpoint_if_cancelled()
     except BaseException:
         _discard(target)
         raise
+    assert bridge is not None
     call = AioCall(current_task(), target)
     _start(bridge, call, target, call_args)
     await wait_task_rescheduled(call.abort)
@@ -151,18 +163,19 @@ async def aio_await(
         del error
 
 
-def _normalize(target: Any, args: tuple[object, ...]) -> tuple[Any, tuple[object, ...] | None]:
+def _normalize(target: Any, args: tuple[object, ...]) -> tuple[object, ...] | None:
+    """The arguments to call ``target`` with, or None to await it as it is."""
     if args:
         if not callable(target):
             _discard(target)
             raise TypeError(
                 f"aio_await() got arguments, so expected an async function, got {target!r}"
             )
-        return target, args
+        return args
     if inspect.isawaitable(target):
-        return target, None
+        return None
     if callable(target):
-        return target, ()
+        return ()
     raise TypeError(
         f"aio_await() expected an awaitable or an async function, got {target!r}\n"
         "pass a coroutine, a future, or the function and its arguments: aio_await(fn, arg1, arg2)"
