@@ -9,6 +9,7 @@ what the detector found each time: the expected wake source must be named.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import threading
@@ -128,6 +129,25 @@ def test_detector_added_during_the_run_works() -> None:
 
     with pytest.raises(DeadlockError):
         tether.run(main)
+
+
+def test_deadlock_in_a_guest_run_is_reported_to_the_host() -> None:
+    async def stuck() -> None:
+        await tether.Event().wait()
+
+    async def host() -> outcome.Outcome[None]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[outcome.Outcome[None]] = loop.create_future()
+        tether.lowlevel.start_guest_run(
+            stuck,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            done_callback=done.set_result,
+            instruments=[tether.debug.detect_deadlocks()],
+        )
+        return await done
+
+    result = asyncio.run(host())
+    assert isinstance(result, outcome.Error) and isinstance(result.error, DeadlockError)
 
 
 def test_monitor_waiting_for_clients_does_not_hide_a_deadlock(runtime_dir: object) -> None:
