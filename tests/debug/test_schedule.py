@@ -165,3 +165,22 @@ def test_bad_seed_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:trio", "--tether-seed", "often")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--tether-seed expects an integer or 'none', not 'often'*"])
+
+
+def test_deadlock_detection_is_on_in_test_runs_unless_turned_off(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from tether._core import RUN
+        from tether.debug._deadlock import DeadlockDetector
+
+        @pytest.mark.trio
+        async def test_detector():
+            installed = RUN.runner.instruments.before_io_wait or []
+            print("DETECTING", any(isinstance(each, DeadlockDetector) for each in installed))
+        """
+    )
+    on = pytester.runpytest("-p", "no:trio", "-s")
+    off = pytester.runpytest("-p", "no:trio", "-s", "--tether-no-deadlock-detection")
+    on.stdout.fnmatch_lines(["*DETECTING True*"])
+    off.stdout.fnmatch_lines(["*DETECTING False*"])
