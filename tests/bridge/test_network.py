@@ -2,15 +2,20 @@
 
 asyncio streams against tether's TCP, and aiohttp (a registry library,
 asyncio-only) as client of a tether HTTP server and as server for tether
-code, whose handler calls back into tether.  Every test is bounded with
-``fail_after`` well under the per-test timeout.
+code, whose handler calls back into tether; and httpx on tether (installed
+as trio, in a fresh process) against aiohttp.  Every test is bounded with
+``fail_after`` (or a subprocess timeout) well under the per-test timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -233,3 +238,28 @@ def test_cancelling_a_tether_fetch_cancels_the_aiohttp_request(bridge_run: Bridg
 
     assert bridge_run(main) is True
     assert events == ["server got the request", "aiohttp request cancelled"]
+
+
+# ---------------------------------------------------------------- httpx on tether, in a fresh process
+
+
+def test_httpx_on_tether_fetches_from_an_aiohttp_server(host: str) -> None:
+    # tether.install() changes sys.modules for good, so this runs in its own
+    # interpreter: httpx (httpcore's trio backend, on tether) in tether code
+    # against aiohttp in asyncio code, whose handler calls back into tether.
+    program = Path(__file__).parent / "programs" / "httpx_fetches_from_aiohttp.py"
+    environment = {key: value for key, value in os.environ.items() if key != "TETHER_AS_TRIO"}
+    completed = subprocess.run(
+        [sys.executable, "-W", "error", str(program), host],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=environment,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines() == [
+        "asyncio tasks left at close: 0",
+        "200 hello HTTPX from aiohttp",
+        "200 hello TETHER from aiohttp",
+    ]
