@@ -14,6 +14,7 @@ import threading
 
 import outcome
 import pytest
+import uvloop
 
 import tether
 from tether import asyncio_bridge
@@ -59,7 +60,10 @@ def test_sigint_in_host_code_is_delivered_to_the_guest_main_task() -> None:
         loop.close()
 
 
-def test_sigint_in_asyncio_code_of_a_bridged_run_interrupts_main() -> None:
+FACTORIES = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
+
+def test_sigint_in_asyncio_code_of_a_bridged_run_interrupts_main(host: str) -> None:
     seen: list[str] = []
 
     async def main() -> None:
@@ -70,6 +74,67 @@ def test_sigint_in_asyncio_code_of_a_bridged_run_interrupts_main() -> None:
             seen.append("main unwound")
 
     with pytest.raises(KeyboardInterrupt):
-        asyncio_bridge.run(main)
+        asyncio_bridge.run(main, loop_factory=FACTORIES[host])
     assert seen == ["main unwound"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_main_function_of_a_bridged_run_is_not_ki_protected(host: str) -> None:
+    async def main() -> bool:
+        return tether.lowlevel.currently_ki_protected()
+
+    assert asyncio_bridge.run(main, loop_factory=FACTORIES[host]) is False
+
+
+def test_sigint_while_main_waits_in_aio_await_cancels_the_asyncio_side(host: str) -> None:
+    events: list[str] = []
+
+    async def asyncio_side() -> None:
+        asyncio.get_running_loop().call_soon(signal.raise_signal, signal.SIGINT)
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            events.append("asyncio side cancelled")
+            raise
+
+    async def main() -> None:
+        try:
+            await asyncio_bridge.aio_await(asyncio_side)
+        except KeyboardInterrupt:
+            events.append("KeyboardInterrupt in main")
+            raise
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio_bridge.run(main, loop_factory=FACTORIES[host])
+    assert events == ["asyncio side cancelled", "KeyboardInterrupt in main"]
+
+
+def test_sigint_in_a_tether_await_task_goes_to_main(host: str) -> None:
+    events: list[str] = []
+
+    async def tether_side() -> None:
+        signal.raise_signal(signal.SIGINT)  # deferred: this task runs under the bridge
+        events.append("tether_await task went on")
+        try:
+            await tether.sleep_forever()
+        except tether.Cancelled:
+            events.append("tether_await task cancelled")
+            raise
+
+    async def asyncio_side() -> None:
+        await asyncio_bridge.tether_await(tether_side)
+
+    async def main() -> None:
+        try:
+            await asyncio_bridge.aio_await(asyncio_side)
+        except KeyboardInterrupt:
+            events.append("KeyboardInterrupt in main")
+            raise
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio_bridge.run(main, loop_factory=FACTORIES[host])
+    assert events == [
+        "tether_await task went on",
+        "tether_await task cancelled",
+        "KeyboardInterrupt in main",
+    ]
