@@ -387,7 +387,12 @@ class CancelScope:
             if self._timer is not None:
                 self._discard_timer()
             if self._deadline != _inf:
-                self._task._runner.add_scope_deadline(self)
+                runner = self._task._runner
+                runner.add_scope_deadline(self)
+                # A guest run's host code may move the deadline while the
+                # loop sleeps in its worker thread: wake it (if asleep) to
+                # recompute its timeout.
+                runner.entry_queue.wake_loop()
                 if DEBUG_HOOKS.cancel_tracer is not None:
                     DEBUG_HOOKS.cancel_tracer.deadline_set(self)
 

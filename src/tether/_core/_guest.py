@@ -9,8 +9,14 @@ safely) for the next tick, which starts by handling the events.  When tasks
 are still runnable the next tick is requested right away, polling the
 kernel without blocking only as often as the plain loop does.
 
-Between ticks the thread belongs to the host: ``RUN``, sniffio's name and
-the asyncgen hooks are tether's only during a tick (see ``_RunContext``).
+Between ticks the thread belongs to the host: ``RUN.runner``, sniffio's
+name and the asyncgen hooks are tether's only during a tick (see
+``_RunContext``).  ``RUN.guest`` names the run from ``start_guest_run``
+until ``done_callback``, so that, as in trio, the host's code can call the
+sync-colored functions (``current_time()``, ``current_trio_token()``,
+``spawn_system_task()``) and cannot start a second run; for that the root
+task takes its first step before ``start_guest_run`` returns, which opens
+the system nursery without running any user code.
 The host may still wake a task between ticks (``send_nowait`` on a memory
 channel, ``CancelScope.cancel()``: anyio's test runner does so): while the
 worker sleeps, the run queue is a ``_WakingRunQueue`` whose ``append``
@@ -22,14 +28,24 @@ kernel registrations.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import outcome
 
 from ._abc import Clock, Instrument
+from ._local import RUN
 from ._nursery import warn_nonstrict
-from ._run import Runner, _final_result, _RunContext, crashed, start_run
+from ._run import (
+    _STEPS_BETWEEN_IO_POLLS,
+    Runner,
+    _final_result,
+    _RunContext,
+    coroutine_or_error,
+    crashed,
+    start_run,
+)
 from ._thread_cache import start_thread_soon
 
 if TYPE_CHECKING:
@@ -162,6 +178,8 @@ class GuestRun:
         except BaseException as error:
             if failure is None:
                 failure = outcome.Error(error)
+        finally:
+            RUN.guest = None
         result = failure if failure is not None else outcome.capture(_final_result, self.runner)
         self.done_callback(result)
 
@@ -200,6 +218,20 @@ def start_guest_run(
     """
     if not strict_exception_groups:
         warn_nonstrict("tether.lowlevel.start_guest_run(..., strict_exception_groups=False)")
+    run_soon = (
+        run_sync_soon_threadsafe
+        if run_sync_soon_not_threadsafe is None
+        else run_sync_soon_not_threadsafe
+    )
+    coro = None
+    if RUN.runner is None and RUN.guest is None:  # else start_run raises RuntimeError
+        try:
+            coro = coroutine_or_error(async_fn, args)
+        except BaseException as error:
+            # As in trio, whatever calling async_fn raises (TypeError for
+            # start_guest_run(main())) reaches done_callback, after we return.
+            run_soon(functools.partial(done_callback, outcome.Error(error)))
+            return
     runner, context = start_run(
         async_fn,
         args,
@@ -209,15 +241,30 @@ def start_guest_run(
         strict_exception_groups,
         "start_guest_run",
         set_wakeup_fd=not host_uses_signal_set_wakeup_fd,
+        coro=coro,
     )
+    try:
+        _open_system_nursery(runner)
+    except BaseException:
+        context.__exit__()
+        raise
+    RUN.guest = runner
     context.deactivate()
-    guest = GuestRun(
-        runner,
-        context,
-        run_sync_soon_threadsafe,
-        run_sync_soon_threadsafe
-        if run_sync_soon_not_threadsafe is None
-        else run_sync_soon_not_threadsafe,
-        done_callback,
-    )
+    guest = GuestRun(runner, context, run_sync_soon_threadsafe, run_soon, done_callback)
     guest.run_soon(guest.tick)
+
+
+def _open_system_nursery(runner: Runner) -> None:
+    """Step only the root task, which opens the system nursery and spawns the main task."""
+    # run_loop(poll=False) returns once an I/O poll is due, that is after a
+    # batch that brings the step count to _STEPS_BETWEEN_IO_POLLS: starting
+    # there makes it one batch, the root task's step, and the main task
+    # waits in the run queue for the first tick.
+    runner.steps_since_io_poll = _STEPS_BETWEEN_IO_POLLS
+    try:
+        runner.run_loop(None, poll=False)
+    except BaseException as error:
+        crashed(runner, error)
+    runner.steps_since_io_poll = 0
+    if runner.finished:  # the root task failed: a bug, raised as TrioInternalError
+        _final_result(runner)

@@ -26,6 +26,7 @@ import random
 import signal
 import threading
 import types
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from heapq import heappop, heappush
@@ -850,15 +851,20 @@ def start_run(
     strict_exception_groups: bool,
     caller: str,
     set_wakeup_fd: bool = True,
+    coro: Coroutine[Any, Any, Any] | None = None,
 ) -> tuple[Runner, _RunContext]:
-    """Set up a run whose first tick will start ``async_fn(*args)``: shared by run() and guests."""
-    if RUN.runner is not None:
+    """Set up a run whose first tick will start ``async_fn(*args)``: shared by run() and guests.
+
+    ``coro`` is ``async_fn(*args)`` when the caller has already made it.
+    """
+    if RUN.runner is not None or RUN.guest is not None:
         if inspect.iscoroutine(async_fn):
             async_fn.close()
         raise RuntimeError(f"Attempted to call {caller}() from inside a run()")
     # Check the main function before touching any global state, so a
     # mistake like run(main()) gives its TypeError with nothing to undo.
-    coro = coroutine_or_error(async_fn, args)
+    if coro is None:
+        coro = coroutine_or_error(async_fn, args)
     try:
         runner = Runner(
             SystemClock() if clock is None else clock,
@@ -966,6 +972,15 @@ class _RunContext:
                     self.previous_wakeup_fd = signal.set_wakeup_fd(
                         runner.entry_queue.wakeup_write_fd, warn_on_full_buffer=False
                     )
+                    if self.previous_wakeup_fd != -1:
+                        warnings.warn(
+                            "tether replaced a signal wake-up fd that other code had set "
+                            "(signal.set_wakeup_fd), until the run ends. If tether runs as a "
+                            "guest of an event loop that uses one (uvloop does), pass "
+                            "host_uses_signal_set_wakeup_fd=True to start_guest_run",
+                            RuntimeWarning,
+                            stacklevel=4,  # the caller of run() or start_guest_run()
+                        )
                 current = signal.getsignal(signal.SIGINT)
                 if current is signal.default_int_handler:
                     self.previous_sigint = current
@@ -1057,8 +1072,12 @@ def current_runner_or_none() -> Runner | None:
 
 
 def in_trio_run() -> bool:
-    """Whether the caller runs inside ``tether.run()`` (in a task or in a loop callback)."""
-    return RUN.runner is not None
+    """Whether the caller runs inside ``tether.run()`` (in a task or in a loop callback).
+
+    Also true in a guest run's host code, from ``start_guest_run`` until the
+    run is done, as in trio: the sync-colored functions work there.
+    """
+    return RUN.runner is not None or RUN.guest is not None
 
 
 def in_trio_task() -> bool:
