@@ -21,6 +21,7 @@ import pytest
 import uvloop
 
 from tether import asyncio_bridge
+from tether.asyncio_bridge import aio_await
 
 
 class _CheckedSelectorLoop(asyncio.SelectorEventLoop):
@@ -89,5 +90,20 @@ def bridge_run(host: str) -> BridgeRun:
         assert loop.tasks_at_close == set()
         assert open_fds() - fds_before == set()
         return result.unwrap()
+
+    return _run
+
+
+@pytest.fixture
+def bridge_run_asyncio(bridge_run: BridgeRun) -> BridgeRun:
+    """``bridge_run_asyncio(async_fn, *args)``: ``bridge_run`` of a tether main that only
+    runs the asyncio function ``async_fn(*args)`` through ``aio_await``, for tests
+    whose subject is the asyncio side."""
+
+    def _run(async_fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        async def main() -> Any:
+            return await aio_await(async_fn, *args)
+
+        return bridge_run(main)
 
     return _run

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
+from shout_app import start_app
 
 import tether
-from tether.asyncio_bridge import aio_await, aio_context, aio_iter, tether_await
+from tether.asyncio_bridge import aio_await, aio_context, aio_iter
 
 BridgeRun = Callable[..., Any]
 BOUND = 10.0  # seconds; every test finishes in milliseconds
@@ -158,25 +158,6 @@ def test_aiohttp_session_used_from_tether_code_through_the_adapters(bridge_run: 
 # ---------------------------------------------------------------- aiohttp server, tether client
 
 
-async def tether_upper(text: str) -> str:
-    await tether.sleep(0)
-    return text.upper()
-
-
-async def start_app() -> web.AppRunner:
-    async def hello(request: web.Request) -> web.Response:
-        # An aiohttp handler (an asyncio task) calling back into tether.
-        shout = await tether_await(tether_upper, request.match_info["name"])
-        return web.Response(text=f"hello {shout}")
-
-    app = web.Application()
-    app.router.add_get("/hello/{name}", hello)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner
-
-
 def test_tether_client_fetches_from_an_aiohttp_server(bridge_run: BridgeRun) -> None:
     async def get(port: int, path: str) -> bytes:
         async with await tether.open_tcp_stream("127.0.0.1", port) as stream:
@@ -202,7 +183,11 @@ def test_tether_client_fetches_from_an_aiohttp_server(bridge_run: BridgeRun) -> 
                 await aio_await(runner.cleanup)
         return sorted(reply.split(b"\r\n\r\n", 1)[1] for reply in replies if b" 200 OK\r\n" in reply)
 
-    assert bridge_run(main) == [b"hello AIOHTTP", b"hello ASYNCIO", b"hello TETHER"]
+    assert bridge_run(main) == [
+        b"hello AIOHTTP from aiohttp",
+        b"hello ASYNCIO from aiohttp",
+        b"hello TETHER from aiohttp",
+    ]
 
 
 def test_cancelling_a_tether_fetch_cancels_the_aiohttp_request(bridge_run: BridgeRun) -> None:
@@ -247,7 +232,7 @@ def test_httpx_on_tether_fetches_from_an_aiohttp_server(host: str) -> None:
     # tether.install() changes sys.modules for good, so this runs in its own
     # interpreter: httpx (httpcore's trio backend, on tether) in tether code
     # against aiohttp in asyncio code, whose handler calls back into tether.
-    program = Path(__file__).parent / "programs" / "httpx_fetches_from_aiohttp.py"
+    program = Path(__file__).parent / "httpx_program.py"
     environment = {key: value for key, value in os.environ.items() if key != "TETHER_AS_TRIO"}
     completed = subprocess.run(
         [sys.executable, "-W", "error", str(program), host],

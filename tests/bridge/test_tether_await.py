@@ -22,24 +22,18 @@ async def multiply(a: int, b: int) -> tuple[int, str]:
     return a * b, sniffio.current_async_library()
 
 
-def test_tether_await_returns_the_tether_result(bridge_run: BridgeRun) -> None:
+def test_tether_await_returns_the_tether_result(bridge_run_asyncio: BridgeRun) -> None:
     async def asyncio_side() -> tuple[int, str]:
         return await tether_await(multiply, 6, 7)
 
-    async def main() -> tuple[int, str]:
-        return await aio_await(asyncio_side)
-
-    assert bridge_run(main) == (42, "trio")
+    assert bridge_run_asyncio(asyncio_side) == (42, "trio")
 
 
-def test_many_concurrent_tether_await_calls(bridge_run: BridgeRun) -> None:
+def test_many_concurrent_tether_await_calls(bridge_run_asyncio: BridgeRun) -> None:
     async def asyncio_side() -> list[tuple[int, str]]:
         return await asyncio.gather(*(tether_await(multiply, n, n) for n in range(50)))
 
-    async def main() -> list[tuple[int, str]]:
-        return await aio_await(asyncio_side)
-
-    assert bridge_run(main) == [(n * n, "trio") for n in range(50)]
+    assert bridge_run_asyncio(asyncio_side) == [(n * n, "trio") for n in range(50)]
 
 
 class TetherBoom(Exception):
@@ -51,7 +45,7 @@ async def fails_in_tether() -> None:
     raise TetherBoom("from tether")
 
 
-def test_tether_exception_reaches_asyncio_with_its_traceback(bridge_run: BridgeRun) -> None:
+def test_tether_exception_reaches_asyncio_with_its_traceback(bridge_run_asyncio: BridgeRun) -> None:
     async def asyncio_caller() -> list[str]:
         try:
             await tether_await(fails_in_tether)
@@ -59,17 +53,14 @@ def test_tether_exception_reaches_asyncio_with_its_traceback(bridge_run: BridgeR
             return [frame.name for frame in traceback.extract_tb(error.__traceback__)]
         return []
 
-    async def main() -> list[str]:
-        return await aio_await(asyncio_caller)
-
-    names = bridge_run(main)
+    names = bridge_run_asyncio(asyncio_caller)
     assert names.index("asyncio_caller") < names.index("fails_in_tether")
 
 
 # ---------------------------------------------------------------- cancellation from asyncio
 
 
-def test_cancelling_asyncio_cancels_the_tether_task_and_waits_for_it(bridge_run: BridgeRun) -> None:
+def test_cancelling_asyncio_cancels_the_tether_task_and_waits_for_it(bridge_run_asyncio: BridgeRun) -> None:
     events: list[str] = []
 
     async def tether_side(started: asyncio.Future[None]) -> None:
@@ -95,15 +86,12 @@ def test_cancelling_asyncio_cancels_the_tether_task_and_waits_for_it(bridge_run:
             events.append("asyncio caller cancelled")
         return task.cancelled()
 
-    async def main() -> bool:
-        return await aio_await(asyncio_side)
-
-    assert bridge_run(main) is True
+    assert bridge_run_asyncio(asyncio_side) is True
     assert events == ["tether cancelled", "tether cleaned up", "asyncio caller cancelled"]
 
 
 def test_cancelled_caller_raises_cancelled_error_even_if_tether_finished_anyway(
-    bridge_run: BridgeRun,
+    bridge_run_asyncio: BridgeRun,
 ) -> None:
     events: list[str] = []
 
@@ -126,14 +114,11 @@ def test_cancelled_caller_raises_cancelled_error_even_if_tether_finished_anyway(
             await task
         return task.cancelled()
 
-    async def main() -> bool:
-        return await aio_await(asyncio_side)
-
-    assert bridge_run(main) is True
+    assert bridge_run_asyncio(asyncio_side) is True
     assert events == ["tether finished anyway"]
 
 
-def test_tether_error_during_cancellation_wins_over_cancelled_error(bridge_run: BridgeRun) -> None:
+def test_tether_error_during_cancellation_wins_over_cancelled_error(bridge_run_asyncio: BridgeRun) -> None:
     async def fails_when_cancelled(started: asyncio.Future[None]) -> None:
         started.set_result(None)
         try:
@@ -150,13 +135,10 @@ def test_tether_error_during_cancellation_wins_over_cancelled_error(bridge_run: 
             await task
         return "asyncio caller saw the error"
 
-    async def main() -> str:
-        return await aio_await(asyncio_side)
-
-    assert bridge_run(main) == "asyncio caller saw the error"
+    assert bridge_run_asyncio(asyncio_side) == "asyncio caller saw the error"
 
 
-def test_caller_cancelled_right_after_calling(bridge_run: BridgeRun) -> None:
+def test_caller_cancelled_right_after_calling(bridge_run_asyncio: BridgeRun) -> None:
     # Whether tether's next tick starts the task before the asyncio task
     # processes its cancellation depends on thread timing (the call wakes
     # tether's worker thread): either way the caller ends cancelled and the
@@ -179,10 +161,7 @@ def test_caller_cancelled_right_after_calling(bridge_run: BridgeRun) -> None:
             await task
         return task.cancelled()
 
-    async def main() -> bool:
-        return await aio_await(asyncio_side)
-
-    assert bridge_run(main) is True
+    assert bridge_run_asyncio(asyncio_side) is True
     assert events in ([], ["tether side started", "tether side cancelled"])
 
 
@@ -208,7 +187,7 @@ def test_call_cancelled_before_its_task_exists_never_starts(bridge_run: BridgeRu
 
 
 @pytest.mark.slow
-def test_asyncio_timeout_around_tether_await_cancels_the_tether_task(bridge_run: BridgeRun) -> None:
+def test_asyncio_timeout_around_tether_await_cancels_the_tether_task(bridge_run_asyncio: BridgeRun) -> None:
     events: list[str] = []
 
     async def tether_forever() -> None:
@@ -226,10 +205,7 @@ def test_asyncio_timeout_around_tether_await_cancels_the_tether_task(bridge_run:
             return "asyncio timed out"
         return "no timeout"
 
-    async def main() -> str:
-        return await aio_await(asyncio_side)
-
-    assert bridge_run(main) == "asyncio timed out"
+    assert bridge_run_asyncio(asyncio_side) == "asyncio timed out"
     assert events == ["tether task cancelled"]
 
 

@@ -1,7 +1,7 @@
 """httpx on tether (installed as trio) fetching from an aiohttp server, one bridged run.
 
-Usage: python httpx_fetches_from_aiohttp.py asyncio|uvloop
-Prints one line per response, then the asyncio tasks left when the loop closed.
+Usage: python httpx_program.py asyncio|uvloop
+Prints how many asyncio tasks were left when the loop closed, then one line per response.
 """
 
 from __future__ import annotations
@@ -15,28 +15,10 @@ import sys  # noqa: E402
 
 import httpx  # noqa: E402
 import uvloop  # noqa: E402
-from aiohttp import web  # noqa: E402
+from shout_app import start_app  # noqa: E402  (this script's folder is on sys.path)
 
 from tether import asyncio_bridge  # noqa: E402
-from tether.asyncio_bridge import aio_await, tether_await  # noqa: E402
-
-
-async def tether_shout(text: str) -> str:
-    await tether.sleep(0)
-    return text.upper()
-
-
-async def start_app() -> web.AppRunner:
-    async def hello(request: web.Request) -> web.Response:
-        shout = await tether_await(tether_shout, request.match_info["name"])
-        return web.Response(text=f"hello {shout} from aiohttp")
-
-    app = web.Application()
-    app.router.add_get("/hello/{name}", hello)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner
+from tether.asyncio_bridge import aio_await  # noqa: E402
 
 
 async def main() -> list[str]:
