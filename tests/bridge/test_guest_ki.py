@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+from collections.abc import Awaitable, Callable
 
 import outcome
 import pytest
@@ -86,6 +87,23 @@ def test_main_function_of_a_bridged_run_is_not_ki_protected(host: str) -> None:
     assert asyncio_bridge.run(main, loop_factory=FACTORIES[host]) is False
 
 
+def run_until_main_is_interrupted(
+    asyncio_fn: Callable[[], Awaitable[None]], host: str, events: list[str]
+) -> None:
+    """A bridged run whose main awaits ``asyncio_fn`` with aio_await; it must end with
+    KeyboardInterrupt, which main records."""
+
+    async def main() -> None:
+        try:
+            await asyncio_bridge.aio_await(asyncio_fn)
+        except KeyboardInterrupt:
+            events.append("KeyboardInterrupt in main")
+            raise
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio_bridge.run(main, loop_factory=FACTORIES[host])
+
+
 def test_sigint_while_main_waits_in_aio_await_cancels_the_asyncio_side(host: str) -> None:
     events: list[str] = []
 
@@ -97,15 +115,7 @@ def test_sigint_while_main_waits_in_aio_await_cancels_the_asyncio_side(host: str
             events.append("asyncio side cancelled")
             raise
 
-    async def main() -> None:
-        try:
-            await asyncio_bridge.aio_await(asyncio_side)
-        except KeyboardInterrupt:
-            events.append("KeyboardInterrupt in main")
-            raise
-
-    with pytest.raises(KeyboardInterrupt):
-        asyncio_bridge.run(main, loop_factory=FACTORIES[host])
+    run_until_main_is_interrupted(asyncio_side, host, events)
     assert events == ["asyncio side cancelled", "KeyboardInterrupt in main"]
 
 
@@ -124,15 +134,7 @@ def test_sigint_in_a_tether_await_task_goes_to_main(host: str) -> None:
     async def asyncio_side() -> None:
         await asyncio_bridge.tether_await(tether_side)
 
-    async def main() -> None:
-        try:
-            await asyncio_bridge.aio_await(asyncio_side)
-        except KeyboardInterrupt:
-            events.append("KeyboardInterrupt in main")
-            raise
-
-    with pytest.raises(KeyboardInterrupt):
-        asyncio_bridge.run(main, loop_factory=FACTORIES[host])
+    run_until_main_is_interrupted(asyncio_side, host, events)
     assert events == [
         "tether_await task went on",
         "tether_await task cancelled",
