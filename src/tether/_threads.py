@@ -53,14 +53,18 @@ _job_numbers = count(1)
 
 
 class _RunThreadState:
-    """Per-run state: the default limiter and the count of tasks waiting for a thread."""
+    """Per-run state: the default limiter, the count of tasks waiting for a thread, the jobs out."""
 
-    __slots__ = ("active", "idle_event", "limiter")
+    __slots__ = ("active", "idle_event", "in_flight", "limiter")
 
     def __init__(self) -> None:
         self.limiter = CapacityLimiter(DEFAULT_THREAD_LIMIT)
         self.active = 0
         self.idle_event: Event | None = None  # made when someone waits for active == 0
+        # Jobs started and not yet reported back, abandoned ones included:
+        # each will still call into the run (tether.debug's deadlock
+        # detection counts them).
+        self.in_flight = 0
 
     def thread_done(self) -> None:
         self.active -= 1
@@ -105,6 +109,14 @@ def active_thread_count() -> int:
         return 0
 
 
+def jobs_in_flight() -> int:
+    """How many ``to_thread.run_sync`` jobs of this run have yet to report back, abandoned ones included."""
+    try:
+        return _RUN_STATE.get().in_flight
+    except LookupError:
+        return 0
+
+
 async def wait_all_threads_completed() -> None:
     """Wait until no ``to_thread.run_sync`` call of this run is waiting for its thread.
 
@@ -145,12 +157,14 @@ class _ThreadJob(Generic[T]):
         "abandon",
         "args",
         "context",
+        "entry_queue",
         "error",
         "fn",
         "limiter",
         "number",
         "raise_cancel",
         "result",
+        "state",
         "task",
         "token",
     )
@@ -163,6 +177,7 @@ class _ThreadJob(Generic[T]):
         abandon: bool,
         limiter: Any,
         token: TrioToken,
+        state: _RunThreadState,
     ) -> None:
         self.fn = fn
         self.args = args
@@ -170,7 +185,11 @@ class _ThreadJob(Generic[T]):
         self.task: Task | None = task
         self.abandon = abandon
         self.limiter = limiter
-        self.token = token
+        # For from_thread calls from the job; None once the job's function
+        # returned (see deliver).
+        self.token: TrioToken | None = token
+        self.entry_queue = task._runner.entry_queue
+        self.state = state
         self.context = contextvars.copy_context()
         self.raise_cancel: RaiseCancelT | None = None
         self.result: T | None = None
@@ -196,13 +215,20 @@ class _ThreadJob(Generic[T]):
 
     # In the worker thread, after it marked itself idle.
     def deliver(self, _: None) -> None:
+        # Through the entry queue, the token dropped first: once this wakes
+        # the run, this thread must hold no reference to the token, which
+        # tether.debug's deadlock detection counts as a thread that may
+        # still call in (the job is counted in ``in_flight`` until
+        # report_back instead).
+        self.token = None
         try:
-            self.token.run_sync_soon(self.report_back)
+            self.entry_queue.submit(self.report_back, (), False)
         except RunFinishedError:
             pass  # the run is over, so the task abandoned us long ago
 
     # In the loop, as a run_sync_soon callback: must not raise.
     def report_back(self) -> None:
+        self.state.in_flight -= 1
         try:
             self.limiter.release_on_behalf_of(self)
         except BaseException as error:
@@ -303,7 +329,7 @@ async def to_thread_run_sync(
     if limiter is None:
         limiter = state.limiter
     token = runner.trio_token or current_trio_token()
-    job: _ThreadJob[T] = _ThreadJob(sync_fn, args, task, abandon, limiter, token)
+    job: _ThreadJob[T] = _ThreadJob(sync_fn, args, task, abandon, limiter, token, state)
     if sniffio.current_async_library_cvar.get(None) is not None:
         # Someone set the cvar: the thread must not believe it runs async code.
         job.context.run(sniffio.current_async_library_cvar.set, None)
@@ -317,6 +343,7 @@ async def to_thread_run_sync(
     except BaseException:
         limiter.release_on_behalf_of(job)
         raise
+    state.in_flight += 1
     del limiter
     # As in trio, a thread counts as active while its task waits for it
     # (an abandoned thread stops counting).
@@ -482,6 +509,7 @@ def _send_to_run(request: _Request[T], trio_token: TrioToken | None) -> T:
                 "tether.lowlevel.current_trio_token() and pass trio_token=token)"
             )
         token = job.token
+        assert token is not None  # dropped only after the job's function returned
     elif not isinstance(trio_token, TrioToken):
         raise RuntimeError(f"Passed kwarg trio_token is not of type TrioToken: {trio_token!r}")
     else:

@@ -10,6 +10,7 @@ what the detector found each time: the expected wake source must be named.
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import socket
 import threading
@@ -30,14 +31,16 @@ from tether.testing import MockClock, wait_all_tasks_blocked
 
 
 class WhenIdle(Instrument):
-    """Calls ``action()`` once, the first time the loop is about to wait with nothing runnable."""
+    """Calls ``action()`` once, the first time the loop is about to wait with nothing runnable
+    (and ``condition()`` holds)."""
 
-    def __init__(self, action: Callable[[], object]) -> None:
+    def __init__(self, action: Callable[[], object], condition: Callable[[], bool] = lambda: True) -> None:
         self.action: Callable[[], object] | None = action
+        self.condition = condition
 
     def before_io_wait(self, timeout: float) -> None:
         runner = RUN.runner
-        if self.action is not None and runner is not None and not runner.runq:
+        if self.action is not None and runner is not None and not runner.runq and self.condition():
             action, self.action = self.action, None
             action()
 
@@ -99,6 +102,19 @@ def test_receive_on_a_channel_nobody_sends_to_is_reported() -> None:
 
     with pytest.raises(DeadlockError, match="blocked: receiving from a memory channel"):
         run_detected(main)
+
+
+def test_deadlock_after_worker_threads_finished_is_reported() -> None:
+    # A worker that just reported back must not look like a thread that
+    # still holds the run's token (it did, for a moment, before the fix).
+    async def main() -> None:
+        for _ in range(20):
+            await tether.to_thread.run_sync(int)
+        await tether.Event().wait()
+
+    for _ in range(10):
+        with pytest.raises(DeadlockError):
+            run_detected(main)
 
 
 def test_deadlock_under_an_autojump_clock_is_reported_instead_of_spinning() -> None:
@@ -212,6 +228,30 @@ def test_no_report_while_a_worker_thread_runs() -> None:
 
     assert run_detected(main, seen, WhenIdle(go.set)) == "done"
     assert seen.seen[0] == "a worker thread is running"
+
+
+def test_no_report_while_an_abandoned_thread_holds_a_limiter_token() -> None:
+    go = threading.Event()
+    seen = SeenBy()
+    waiting_for_limiter: list[bool] = []
+
+    async def main() -> str:
+        limiter = tether.CapacityLimiter(1)
+        run_abandonable = functools.partial(
+            tether.to_thread.run_sync, abandon_on_cancel=True, limiter=limiter
+        )
+        with tether.CancelScope() as scope:
+            async with tether.open_nursery() as nursery:
+                nursery.start_soon(run_abandonable, go.wait)
+                await wait_all_tasks_blocked()
+                scope.cancel()
+        waiting_for_limiter.append(True)
+        async with limiter:  # released when the abandoned thread reports back
+            return "done"
+
+    release = WhenIdle(go.set, condition=lambda: bool(waiting_for_limiter))
+    assert run_detected(main, seen, release) == "done"
+    assert seen.seen[-1] == "a worker thread is running"
 
 
 def test_no_report_while_a_thread_may_still_call_run_sync_soon() -> None:

@@ -10,10 +10,12 @@ delivered) and makes the loop's coming wait return at once.
 Wake sources, in the order they are checked: a runnable task, a thread
 callback queued, a pending KeyboardInterrupt, a ``wait_all_tasks_blocked``
 caller, a deadline (a sleep or a scope's), a task waiting for an fd, a
-``to_thread.run_sync`` call in progress, and any reference to the run's
-TrioToken besides the run's own: that is how worker threads, foreign
-threads, signal receivers and ``start_thread_soon`` callbacks reach the
-run, so while one exists the run may still be woken.  A KeyboardInterrupt
+``to_thread.run_sync`` job that has not reported back (abandoned ones too),
+and any reference to the run's TrioToken besides the run's own: that is how
+foreign threads, signal receivers and ``start_thread_soon`` callbacks reach
+the run, so while one exists the run may still be woken.  (tether's worker
+threads drop theirs before they wake the run: a thread that just reported
+back must not hide a deadlock.)  A KeyboardInterrupt
 that might come some day is not counted.
 
 The monitor's own waits (``tether.debug.serve_monitor``) are not counted:
@@ -27,7 +29,7 @@ import sys
 from typing import TYPE_CHECKING, Any, final
 
 from .._core import RUN, Abort, Instrument, RunVar
-from .._threads import active_thread_count
+from .._threads import jobs_in_flight
 from ._tree import format_runner_tree
 
 if TYPE_CHECKING:
@@ -146,7 +148,7 @@ def wake_sources(runner: Runner) -> str | None:
         for task in (waiting.read_task, waiting.write_task):
             if task is not None and task not in quiet:
                 return f"a task waits for fd {waiting.fd}"
-    if active_thread_count():
+    if jobs_in_flight():
         return "a worker thread is running"
     token = runner.trio_token
     if token is not None and sys.getrefcount(token) > _OWN_TOKEN_REFERENCES:
