@@ -15,6 +15,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from contextvars import copy_context
 from types import CoroutineType, TracebackType
 from typing import Any, Generic, TypeVar, final
 
@@ -60,8 +61,9 @@ class AioCall:
 
     def abort(self, raise_cancel: RaiseCancelT) -> Abort:
         # Tether wants the task back: cancel the asyncio side and keep
-        # waiting until it has finished.  May be called again (a
-        # KeyboardInterrupt after a Cancelled): the first request stands.
+        # waiting until it has finished.  May be called again (a pending
+        # KeyboardInterrupt after a Cancelled, or the reverse): the first
+        # request stands.
         if self.raise_cancel is None:
             self.raise_cancel = raise_cancel
             assert self.aio_task is not None
@@ -77,9 +79,7 @@ class AioCall:
         reschedule(self.task)
 
 
-async def _drive(
-    call: AioCall, target: Any, args: tuple[object, ...] | None
-) -> None:
+async def _drive(call: AioCall, target: Any, args: tuple[object, ...] | None) -> None:
     """The asyncio task of one ``aio_await``: await the target, report to tether, never raise."""
     task = call.aio_task
     assert task is not None
@@ -188,17 +188,15 @@ def _discard(target: object) -> None:
 
 
 def _start(bridge: Bridge, call: AioCall, target: Any, args: tuple[object, ...] | None) -> None:
-    coro = _drive(call, target, args)
+    context = copy_context()
     if sniffio.current_async_library_cvar.get(None) is not None:
         # Copied into the asyncio task, a name set for tether code would
         # make sniffio answer for tether there.
-        from contextvars import copy_context
-
-        context = copy_context()
         context.run(sniffio.current_async_library_cvar.set, None)
-        aio_task = bridge.loop.create_task(coro, context=context)
-    else:
-        aio_task = bridge.loop.create_task(coro)
+    # asyncio.Task itself, not loop.create_task: a task factory installed
+    # on the loop could start the task eagerly (asyncio.eager_task_factory),
+    # running asyncio code inside this tick, before the tether task waits.
+    aio_task = asyncio.Task(_drive(call, target, args), loop=bridge.loop, context=context)
     call.aio_task = aio_task
     aio_task.add_done_callback(call.ended_before_start)
     assert bridge.token is not None

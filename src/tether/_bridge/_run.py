@@ -43,7 +43,7 @@ from .._core import (
 )
 from .._sync import Event
 from ._aio import aio_await, is_aio_await_task
-from ._state import BRIDGES_BY_LOOP, BRIDGES_BY_RUNNER, Bridge
+from ._state import BRIDGES_BY_LOOP, BRIDGES_BY_RUNNER, STOP_REASON, Bridge
 from ._tether import serve_calls
 
 T = TypeVar("T")
@@ -184,7 +184,7 @@ async def _guest_main(
         with CancelScope() as scope:
             bridge.main_scope = scope
             if bridge.stop_requested:
-                scope.cancel(reason="the asyncio event loop of tether.asyncio_bridge.run() failed")
+                scope.cancel(reason=STOP_REASON)
             return await _call_main(async_fn, args)
         return None  # cancelled by request_stop: run() raises what escaped the loop
     finally:

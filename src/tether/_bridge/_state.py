@@ -27,6 +27,9 @@ BRIDGES_BY_LOOP: dict[asyncio.AbstractEventLoop, Bridge] = {}
 BRIDGES_BY_RUNNER: dict[Runner, Bridge] = {}
 
 
+STOP_REASON = "an exception escaped the asyncio event loop of tether.asyncio_bridge.run()"
+
+
 class AsyncioCancelledError(Exception):
     """The asyncio side of ``aio_await`` was cancelled by asyncio code, not by tether.
 
@@ -74,7 +77,7 @@ class Bridge:
         """Host side: end the tether run as soon as possible (its main function is cancelled)."""
         self.stop_requested = True
         if self.main_scope is not None:
-            self.main_scope.cancel(reason="the asyncio event loop of tether.asyncio_bridge.run() failed")
+            self.main_scope.cancel(reason=STOP_REASON)
 
 
 def poll_before_sleeping(token: TrioToken) -> None:
