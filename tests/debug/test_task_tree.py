@@ -166,6 +166,33 @@ def test_waits_are_described_in_words() -> None:
     assert re.search(r"task 'event': .*\n +at tether/_sync.py:\d+ in wait\n", tree)
 
 
+def test_task_in_nursery_start_waits_for_started() -> None:
+    async def server(task_status: tether.TaskStatus[None] = tether.TASK_STATUS_IGNORED) -> None:
+        await tether.sleep(1)
+        task_status.started()
+
+    async def main() -> str:
+        async with tether.open_nursery() as nursery:
+
+            async def starter() -> None:
+                await nursery.start(server, name="server")
+
+            nursery.start_soon(starter, name="starter")
+            await wait_all_tasks_blocked()
+            tree = tether.debug.format_task_tree()
+            nursery.cancel_scope.cancel()
+        return tree
+
+    tree = normalized(tether.run(main, clock=MockClock()))
+    assert (
+        "        task 'starter': blocked: "
+        "Nursery.start: waiting for the new task to call task_status.started()\n"
+        "            at THIS:N in starter\n"
+        "          nursery (deadline: none, shield: no, cancel_called: no)\n"
+        "            task 'server': blocked: sleeping until +1.0 s\n"
+    ) in tree
+
+
 def test_custom_wait_names_the_function_that_waits() -> None:
     async def park_here() -> None:
         await tether.lowlevel.wait_task_rescheduled(lambda _: tether.lowlevel.Abort.SUCCEEDED)

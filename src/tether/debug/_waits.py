@@ -136,6 +136,10 @@ def describe_wait(runner: Runner, task: Task, frames: list[types.FrameType]) -> 
             function = frame.f_locals.get("sync_fn")
             return f"waiting for a worker thread: to_thread.run_sync({_callable_name(function)})"
         if name == "_wait_for_children":
+            entry = _entry_frame(frames)
+            if entry is not None and entry.f_code.co_name == "start":
+                # Nursery.start() waits in a private nursery of its own.
+                return "Nursery.start: waiting for the new task to call task_status.started()"
             children = len(getattr(_self_of(frame), "_children", ()))
             plural = "" if children == 1 else "s"
             return f"waiting for {children} child task{plural} (end of a nursery block)"
