@@ -104,7 +104,7 @@ async def run_call(call: TetherCall) -> None:
     with CancelScope() as scope:
         call.scope = scope
         if call.cancel_requested:
-            scope.cancel(reason="the asyncio task awaiting tether_await() was cancelled")
+            call.cancel()  # requested between start_call and this first step
         try:
             call.value = await call.async_fn(*call.args)
         except BaseException as error:
@@ -119,6 +119,8 @@ async def serve_calls(bridge: Bridge) -> None:
     try:
         async with open_nursery() as nursery:
             bridge.nursery = nursery
+            if bridge.closing:  # the run ended before this task took its first step
+                nursery.cancel_scope.cancel()
             pending, bridge.pending_calls = bridge.pending_calls, []
             for call in pending:
                 start_call(bridge, call)
