@@ -611,6 +611,34 @@ def test_host_keeps_running_while_guest_is_busy(host, impl) -> None:
     assert host_ran_at[0] < 2000
 
 
+def test_host_keeps_running_while_guest_tasks_ping_pong_over_a_socket(host, impl) -> None:
+    # The same when every step waits for I/O that is ready at once: a guest
+    # that goes on polling without returning to the host would starve it.
+    host_ran_at: list[int] = []
+
+    async def main():
+        a, b = impl.socket.socketpair()
+        with a, b:
+
+            async def echo():
+                while data := await b.recv(1):
+                    await b.send(data)
+
+            async with impl.open_nursery() as nursery:
+                nursery.start_soon(echo)
+                done = 0
+                host.call_soon(lambda: host_ran_at.append(done))
+                for done in range(1, 501):  # noqa: B007
+                    await a.send(b"x")
+                    assert await a.recv(1) == b"x"
+                a.shutdown(stdlib_socket.SHUT_WR)
+        return done
+
+    assert value_of(host.run(main)) == 500
+    assert len(host_ran_at) == 1
+    assert host_ran_at[0] < 500
+
+
 # ---------------------------------------------------------------- KeyboardInterrupt
 
 

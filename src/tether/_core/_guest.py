@@ -2,12 +2,15 @@
 
 The host owns the thread.  tether asks it, through two callbacks, to run a
 *tick* soon; a tick is the ordinary loop (``Runner.run_loop``: deadlines,
-thread callbacks, task batches) up to its next I/O poll.  When a
-tick ends with nothing runnable, the I/O wait that would block happens in a
-worker thread instead; when it returns, the worker asks the host (thread
-safely) for the next tick, which starts by handling the events.  When tasks
-are still runnable the next tick is requested right away, polling the
-kernel without blocking only as often as the plain loop does.
+thread callbacks, task batches) up to its next I/O poll.  That poll never
+blocks on the host's thread: if it finds events, the tick goes on with
+them (request/response traffic mostly finds its answer there), until it
+has run ``_STEPS_BETWEEN_IO_POLLS`` task steps, which bounds how long the
+host waits for its turn.  When nothing is ready, the wait that would block
+happens in a worker thread instead; when it returns, the worker asks the
+host (thread safely) for the next tick, which starts by handling the
+events.  When tasks are still runnable the next tick is requested right
+away, polling the kernel only as often as the plain loop does.
 
 Between ticks the thread belongs to the host: ``RUN.runner``, sniffio's
 name and the asyncgen hooks are tether's only during a tick (see
@@ -105,11 +108,22 @@ class GuestRun:
                 runner.runq = runner.instruments.new_runq()
                 runner.runq.extend(waking)
                 waking.clear()
-            if events is not None:
-                runner.finish_io_wait(events, timeout)
-            runner.run_loop(idle_action, poll=False)
-            if not runner.finished:
-                self.schedule_next()
+            # A tick goes on through I/O polls that find something ready,
+            # as the plain loop does, within a budget of task steps that
+            # bounds how long the host waits for its turn.
+            budget = _STEPS_BETWEEN_IO_POLLS
+            while True:
+                if events is not None:
+                    runner.finish_io_wait(events, timeout)
+                runner.run_loop(idle_action, poll=False)
+                if runner.finished:
+                    break
+                budget -= max(1, runner.steps_since_io_poll)
+                ready = self.schedule_next(budget > 0)
+                if ready is None:
+                    break
+                events, timeout = ready
+                idle_action = None
         except BaseException as error:
             try:
                 crashed(runner, error)
@@ -122,26 +136,37 @@ class GuestRun:
         if runner.finished:
             self.finish(None)
 
-    def schedule_next(self) -> None:
+    def schedule_next(self, may_go_on: bool) -> tuple[list[tuple[int, int]], float] | None:
+        """Poll for I/O or arrange it; return what is ready if this tick may go on with it."""
         runner = self.runner
         timeout, idle_action = runner.compute_timeout()
         if runner.instruments.before_io_wait is not None:
             runner.instruments.call("before_io_wait", timeout)
         io = runner.io
-        if not runner.runq:
+        if timeout > 0:  # nothing is runnable
+            # Poll on the host's thread first: in request/response traffic
+            # the answer is often there already, and a trip through the
+            # worker thread costs tens of times this system call.
+            events = io.wait(0)
+            if events:
+                if may_go_on:
+                    return events, timeout
+                self.run_soon(lambda: self.tick(events, timeout, None))
+                return None
             # As in Runner.run_loop: set before the last look, so a
             # callback queued after it writes the wake-up pipe.
             runner.entry_queue.sleeping = True
             if runner.must_not_sleep():
-                timeout, idle_action = 0.0, None
-            if timeout > 0:
-                runner.runq = self.waking_runq
-            else:
                 runner.entry_queue.sleeping = False
+                timeout, idle_action = 0.0, None
+            else:
+                runner.runq = self.waking_runq
         if timeout <= 0:
+            # Tasks are runnable (or a callback or interrupt is pending):
+            # poll, and let the host have its turn before the next tick.
             events = io.wait(0)
             self.run_soon(lambda: self.tick(events, 0.0, idle_action))
-            return
+            return None
 
         def wait() -> list[tuple[int, int]]:
             try:
@@ -155,6 +180,7 @@ class GuestRun:
             self.run_soon_threadsafe(lambda: self.deliver(result, timeout, idle_action))
 
         start_thread_soon(wait, deliver)
+        return None
 
     def deliver(
         self,
