@@ -108,9 +108,10 @@ class SocketStream(HalfCloseableStream):
         if sock._did_shutdown_SHUT_WR:
             raise _core.ClosedResourceError("can't send data after sending EOF")
         runner = _RUN.runner
-        task = runner.current if runner is not None else None
-        if task is None:
-            task = _current_task_checked()  # raises
+        if runner is None or runner.current is None:
+            _current_task_checked()  # raises: not in a task
+            raise AssertionError("unreachable")
+        task = runner.current
         self._sending = True
         try:
             if task._cancel_status.effectively_cancelled:
@@ -189,9 +190,10 @@ class SocketStream(HalfCloseableStream):
         if self._receiving:
             _raise_busy("receiving")
         runner = _RUN.runner
-        task = runner.current if runner is not None else None
-        if task is None:
-            task = _current_task_checked()  # raises
+        if runner is None or runner.current is None:
+            _current_task_checked()  # raises: not in a task
+            raise AssertionError("unreachable")
+        task = runner.current
         sock = self.socket
         raw = sock._sock
         self._receiving = True
