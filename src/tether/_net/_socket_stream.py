@@ -108,10 +108,9 @@ class SocketStream(HalfCloseableStream):
         if sock._did_shutdown_SHUT_WR:
             raise _core.ClosedResourceError("can't send data after sending EOF")
         runner = _RUN.runner
-        if runner is None or runner.current is None:
-            _current_task_checked()  # raises: not in a task
-            raise AssertionError("unreachable")
-        task = runner.current
+        task = runner.current if runner is not None else None
+        if task is None:
+            task = _current_task_checked()  # raises
         self._sending = True
         try:
             if task._cancel_status.effectively_cancelled:
@@ -190,10 +189,9 @@ class SocketStream(HalfCloseableStream):
         if self._receiving:
             _raise_busy("receiving")
         runner = _RUN.runner
-        if runner is None or runner.current is None:
-            _current_task_checked()  # raises: not in a task
-            raise AssertionError("unreachable")
-        task = runner.current
+        task = runner.current if runner is not None else None
+        if task is None:
+            task = _current_task_checked()  # raises
         sock = self.socket
         raw = sock._sock
         self._receiving = True
@@ -221,7 +219,7 @@ class SocketStream(HalfCloseableStream):
                 self._wait_streak = streak + 1
             while True:
                 try:
-                    await runner.io.wait_for(sock._fd, _READ, sock)
+                    await task._runner.io.wait_for(sock._fd, _READ, sock)
                 except OSError as error:  # EBADF: closed before we got to wait
                     raise _stream_error(sock, error) from None
                 try:
