@@ -27,7 +27,6 @@ from .._core import (
     CancelScope,
     RaiseCancelT,
     Task,
-    checkpoint_if_cancelled,
     current_task,
     reschedule,
     wait_task_rescheduled,
@@ -136,16 +135,14 @@ async def aio_await(
     # The common case, a coroutine object, skips the general inspection.
     call_args = None if type(target) is CoroutineType and not args else _normalize(target, args)
     bridge = BRIDGES_BY_RUNNER.get(RUN.runner)  # type: ignore[arg-type]  # None: no run
-    try:
-        if bridge is None:
-            bridge_for_tether("aio_await")  # raises the error that fits
-        await checkpoint_if_cancelled()
-    except BaseException:
+    if bridge is None:
         _discard(target)
-        raise
-    assert bridge is not None
+        bridge = bridge_for_tether("aio_await")  # raises the error that fits
     call = AioCall(current_task(), target)
     _start(bridge, call, target, call_args)
+    # The checkpoint: a caller already cancelled is aborted at once, which
+    # cancels the asyncio task before its first step (its coroutine never
+    # runs), so no separate cancellation check is needed first.
     await wait_task_rescheduled(call.abort)
     error = call.error
     if error is None:
@@ -188,15 +185,19 @@ def _discard(target: object) -> None:
 
 
 def _start(bridge: Bridge, call: AioCall, target: Any, args: tuple[object, ...] | None) -> None:
-    context = copy_context()
-    if sniffio.current_async_library_cvar.get(None) is not None:
-        # Copied into the asyncio task, a name set for tether code would
-        # make sniffio answer for tether there.
-        context.run(sniffio.current_async_library_cvar.set, None)
     # asyncio.Task itself, not loop.create_task: a task factory installed
     # on the loop could start the task eagerly (asyncio.eager_task_factory),
     # running asyncio code inside this tick, before the tether task waits.
-    aio_task = asyncio.Task(_drive(call, target, args), loop=bridge.loop, context=context)
+    # The task runs in a copy of the caller's context.
+    coro = _drive(call, target, args)
+    if sniffio.current_async_library_cvar.get(None) is None:
+        aio_task = asyncio.Task(coro, loop=bridge.loop)
+    else:
+        # Copied into the asyncio task, a name set for tether code would
+        # make sniffio answer for tether there.
+        context = copy_context()
+        context.run(sniffio.current_async_library_cvar.set, None)
+        aio_task = asyncio.Task(coro, loop=bridge.loop, context=context)
     call.aio_task = aio_task
     aio_task.add_done_callback(call.ended_before_start)
     assert bridge.token is not None
