@@ -498,7 +498,8 @@ class Runner:
         """Something arrived that the coming I/O wait must not sleep through."""
         entry_queue = self.entry_queue
         return bool(
-            entry_queue.queue
+            self.runq  # an instrument's before_io_wait woke a task
+            or entry_queue.queue
             or entry_queue.idempotent
             or (self.ki_pending and not self.ki_refused())
         )
@@ -656,7 +657,7 @@ class Runner:
                 entry_queue.sleeping = True
                 try:
                     if (
-                        entry_queue.queue or entry_queue.idempotent or self.ki_pending
+                        self.runq or entry_queue.queue or entry_queue.idempotent or self.ki_pending
                     ) and self.must_not_sleep():
                         timeout, idle_action = 0.0, None
                     events = io.wait(timeout)
