@@ -273,3 +273,20 @@ def test_iter_await_frames_walks_into_async_generators(run) -> None:
     run(main)
     [found] = names
     assert found[:3] == ["consumer", "numbers", "sleep_forever"]
+
+
+def test_a_task_woken_by_before_io_wait_does_not_wait_for_io() -> None:
+    # Regression: the loop decided to sleep before calling the instrument,
+    # so a task the instrument woke waited for the (endless) I/O wait.
+    event = tether.Event()
+
+    class Waker(tether.abc.Instrument):
+        def before_io_wait(self, timeout: float) -> None:
+            if timeout > 0:
+                event.set()
+
+    async def main() -> str:
+        await event.wait()  # nothing else could ever wake it
+        return "woken"
+
+    assert tether.run(main, instruments=[Waker()]) == "woken"
