@@ -243,3 +243,10 @@ def test_runs_leave_no_bridge_registered(bridge_run: BridgeRun) -> None:
     assert bridge_run(main) == 2
     assert _state.BRIDGES_BY_LOOP == {}
     assert _state.BRIDGES_BY_RUNNER == {}
+
+
+def test_public_names_are_exported_and_documented() -> None:
+    public = {name for name in vars(asyncio_bridge) if not name.startswith("_")}
+    assert set(asyncio_bridge.__all__) == public
+    for name in asyncio_bridge.__all__:
+        assert getattr(asyncio_bridge, name).__doc__, name
