@@ -112,18 +112,37 @@ class GuestRun:
             # as the plain loop does, within a budget of task steps that
             # bounds how long the host waits for its turn.
             budget = _STEPS_BETWEEN_IO_POLLS
+            io = runner.io
+            instruments = runner.instruments
+            if events is not None:
+                runner.finish_io_wait(events, timeout)
             while True:
-                if events is not None:
-                    runner.finish_io_wait(events, timeout)
                 runner.run_loop(idle_action, poll=False)
                 if runner.finished:
                     break
-                budget -= max(1, runner.steps_since_io_poll)
-                ready = self.schedule_next(budget > 0)
+                idle_action = None
+                steps = runner.steps_since_io_poll
+                budget -= steps if steps else 1
+                polled = False
+                if (
+                    budget > 0
+                    and not runner.runq
+                    and instruments.before_io_wait is None
+                    and instruments.after_io_wait is None
+                ):
+                    # The common case, kept to one system call: all tasks
+                    # wait; go on with whatever is ready now.
+                    events = io.wait(0)
+                    if events:
+                        runner.steps_since_io_poll = 0
+                        io.process_events(events)
+                        continue
+                    polled = True
+                ready = self.schedule_next(budget > 0, polled)
                 if ready is None:
                     break
                 events, timeout = ready
-                idle_action = None
+                runner.finish_io_wait(events, timeout)
         except BaseException as error:
             try:
                 crashed(runner, error)
@@ -136,8 +155,13 @@ class GuestRun:
         if runner.finished:
             self.finish(None)
 
-    def schedule_next(self, may_go_on: bool) -> tuple[list[tuple[int, int]], float] | None:
-        """Poll for I/O or arrange it; return what is ready if this tick may go on with it."""
+    def schedule_next(
+        self, may_go_on: bool, polled: bool
+    ) -> tuple[list[tuple[int, int]], float] | None:
+        """Poll for I/O or arrange it; return what is ready if this tick may go on with it.
+
+        ``polled``: the caller just polled and found nothing.
+        """
         runner = self.runner
         timeout, idle_action = runner.compute_timeout()
         if runner.instruments.before_io_wait is not None:
@@ -147,7 +171,7 @@ class GuestRun:
             # Poll on the host's thread first: in request/response traffic
             # the answer is often there already, and a trip through the
             # worker thread costs tens of times this system call.
-            events = io.wait(0)
+            events = [] if polled else io.wait(0)
             if events:
                 if may_go_on:
                     return events, timeout
