@@ -58,23 +58,59 @@ def make_runner(scenario: Scenario, impl: str) -> Callable[[int], Sample]:
             sys.path.insert(0, str(REPO / "src"))  # measure the working tree, installed or not
         trio_like = importlib.import_module(impl)
         function = resolve(scenario.trio_api)
+        if scenario.host is not None:
+            return guest_runner(trio_like, function, scenario.host)
         run = trio_like.run
         return lambda size: run(function, trio_like, size)
 
     import asyncio
 
-    loop_factory = None
-    if impl == "uvloop":
-        import uvloop
-
-        loop_factory = uvloop.new_event_loop
     twin = resolve(scenario.asyncio_twin)
+    loop_factory = event_loop_factory(impl)
 
     def run_twin(size: int) -> Sample:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             return runner.run(twin(size))  # type: ignore[no-any-return]
 
     return run_twin
+
+
+def event_loop_factory(name: str) -> Callable[[], Any] | None:
+    """The loop_factory for asyncio.Runner: None for asyncio's own loop, uvloop's for "uvloop"."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
+
+
+def guest_runner(trio_like: Any, function: Callable[..., Any], host: str) -> Callable[[int], Sample]:
+    """``size -> Sample`` running ``function(trio_like, size)`` as a guest of a fresh ``host`` loop."""
+    import asyncio
+
+    start_guest_run = importlib.import_module(f"{trio_like.__name__}.lowlevel").start_guest_run
+    loop_factory = event_loop_factory(host)
+
+    async def host_main(size: int) -> Sample:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        start_guest_run(
+            function,
+            trio_like,
+            size,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            run_sync_soon_not_threadsafe=loop.call_soon,
+            done_callback=done.set_result,
+            # uvloop sets a signal wake-up fd of its own; asyncio's loop only with signal handlers.
+            host_uses_signal_set_wakeup_fd=host == "uvloop",
+        )
+        return (await done).unwrap()  # type: ignore[no-any-return]
+
+    def run_guest(size: int) -> Sample:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(host_main(size))
+
+    return run_guest
 
 
 def is_missing_feature(exc: BaseException) -> bool:

@@ -26,11 +26,14 @@ class Target:
     ``better_than`` maps an implementation to a factor: tether must be at least
     that many times better than it (faster for throughput units, smaller for
     lower-is-better units). ``at_most`` bounds tether's own value (lower-is-better
-    units such as B/task).
+    units such as B/task). ``overhead_at_most_baseline`` (guest-mode scenarios): tether's
+    cost over its plain scenario is at most trio's over trio's, that is tether's
+    guest/plain ratio is at least trio's.
     """
 
     better_than: dict[str, float] = field(default_factory=dict)
     at_most: float | None = None
+    overhead_at_most_baseline: bool = False
 
     def text(self, unit: str = "") -> str:
         parts = []
@@ -38,14 +41,29 @@ class Target:
             parts.append(f"≥ {factor:g}{TIMES} {impl}" if factor != 1 else f"≥ {impl}")
         if self.at_most is not None:
             parts.append(f"≤ {self.at_most:,.0f} {unit}".rstrip())
+        if self.overhead_at_most_baseline:
+            parts.append(f"overhead ≤ {BASELINE}'s")
         return ", ".join(parts)
 
-    def met(self, medians: dict[str, float], higher_is_better: bool) -> bool | None:
-        """True/False when every needed median is known, else None."""
+    def met(
+        self,
+        medians: dict[str, float],
+        higher_is_better: bool,
+        plain_medians: dict[str, float] | None = None,
+    ) -> bool | None:
+        """True/False when every needed median is known, else None.
+
+        ``plain_medians`` are those of the scenario's plain counterpart (guest mode).
+        """
         subject = medians.get(SUBJECT)
         if subject is None:
             return None
         ok = True
+        if self.overhead_at_most_baseline:
+            ratios = guest_to_plain_ratios(medians, plain_medians or {}, higher_is_better)
+            if SUBJECT not in ratios or BASELINE not in ratios:
+                return None
+            ok = ratios[SUBJECT] >= ratios[BASELINE]
         for impl, factor in self.better_than.items():
             other = medians.get(impl)
             if other is None:
@@ -55,6 +73,19 @@ class Target:
         if self.at_most is not None:
             ok = ok and subject <= self.at_most
         return ok
+
+
+def guest_to_plain_ratios(
+    guest: dict[str, float], plain: dict[str, float], higher_is_better: bool = True
+) -> dict[str, float]:
+    """Per implementation, its guest-mode median relative to its plain one (1 = no cost;
+    below 1 = slower as a guest), for the implementations that have both."""
+    ratios = {}
+    for impl in TRIO_API_IMPLEMENTATIONS:
+        if guest.get(impl) and plain.get(impl):
+            value = guest[impl] / plain[impl]
+            ratios[impl] = value if higher_is_better else 1 / value
+    return ratios
 
 
 @dataclass(frozen=True)
@@ -72,6 +103,12 @@ class Scenario:
     # Size of the unmeasured warm-up run of the same body; None means half of the
     # measured size. Round-based scenarios warm up with one round.
     warmup_size: int | None = None
+    # Guest mode: "asyncio" or "uvloop" makes tether and trio run the trio-API body as a
+    # guest of a fresh loop of that kind (lowlevel.start_guest_run) instead of with run().
+    host: str | None = None
+    # Guest mode: the scenario that times the same body with run(); the driver selects it
+    # too and shows each implementation's guest/plain ratio.
+    plain: str | None = None
 
     def scaled_size(self, scale: float) -> int:
         if not self.scalable:
@@ -333,7 +370,60 @@ SCENARIOS: tuple[Scenario, ...] = (
         size=30_000,
         target=Target({"asyncio": 0.5}),
     ),
+    # Guest mode (issue 8): the trio-API body of a plain scenario, with tether and trio
+    # each a guest (lowlevel.start_guest_run) of a fresh asyncio or uvloop loop; the
+    # asyncio/uvloop columns are the same twins as in the plain scenario. The target is
+    # relative: tether's guest/plain ratio at least trio's.
+    Scenario(
+        name="guest_checkpoint",
+        unit="ops/s",
+        issue=8,
+        description="`checkpoint`'s body, tether and trio as guests of asyncio's loop",
+        trio_api="core:checkpoint",
+        asyncio_twin="core_asyncio:checkpoint",
+        size=120_000,
+        target=Target(overhead_at_most_baseline=True),
+        host="asyncio",
+        plain="checkpoint",
+    ),
+    Scenario(
+        name="guest_checkpoint_uvloop",
+        unit="ops/s",
+        issue=8,
+        description="`checkpoint`'s body, tether and trio as guests of uvloop",
+        trio_api="core:checkpoint",
+        asyncio_twin="core_asyncio:checkpoint",
+        size=120_000,
+        target=Target(overhead_at_most_baseline=True),
+        host="uvloop",
+        plain="checkpoint",
+    ),
+    Scenario(
+        name="guest_tcp_echo",
+        unit="round trips/s",
+        issue=8,
+        description="`tcp_echo_roundtrip`'s body (one connection, 64-byte messages), tether and trio as guests of asyncio's loop",
+        trio_api="net:tcp_echo_roundtrip",
+        asyncio_twin="net_asyncio:tcp_echo_roundtrip",
+        size=10_000,
+        target=Target(overhead_at_most_baseline=True),
+        host="asyncio",
+        plain="tcp_echo_roundtrip",
+    ),
+    Scenario(
+        name="guest_tcp_echo_uvloop",
+        unit="round trips/s",
+        issue=8,
+        description="`tcp_echo_roundtrip`'s body (one connection, 64-byte messages), tether and trio as guests of uvloop",
+        trio_api="net:tcp_echo_roundtrip",
+        asyncio_twin="net_asyncio:tcp_echo_roundtrip",
+        size=10_000,
+        target=Target(overhead_at_most_baseline=True),
+        host="uvloop",
+        plain="tcp_echo_roundtrip",
+    ),
 )
 
 SCENARIOS_BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
 assert len(SCENARIOS_BY_NAME) == len(SCENARIOS), "scenario names must be unique"
+assert all(s.plain in SCENARIOS_BY_NAME for s in SCENARIOS if s.plain), "unknown plain scenario"

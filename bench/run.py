@@ -28,7 +28,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from registry import BASELINE, IMPLEMENTATIONS, SCENARIOS, SUBJECT, TIMES, Scenario
+from registry import (
+    BASELINE,
+    IMPLEMENTATIONS,
+    SCENARIOS,
+    SCENARIOS_BY_NAME,
+    SUBJECT,
+    TIMES,
+    TRIO_API_IMPLEMENTATIONS,
+    Scenario,
+    guest_to_plain_ratios,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -37,6 +47,10 @@ RESULTS_DIR = BENCH_DIR / "results"
 MARK_START = "<!-- bench-table:start -->"
 MARK_END = "<!-- bench-table:end -->"
 QUICK_SCALE = 0.25
+GUEST_CAPTION = (
+    f"Guest mode: each implementation's guest-mode median over its plain one "
+    f"(1.00 = guest mode costs nothing); Met: {SUBJECT}'s ratio is at least {BASELINE}'s."
+)
 
 
 @dataclass
@@ -186,13 +200,10 @@ def build_rows(
     ]
     rows = []
     for scenario in scenarios:
-        medians = {}
-        for impl in impls:
-            median = cells[(scenario.name, impl)].median
-            if median is not None:
-                medians[impl] = median
+        medians = medians_of(scenario.name, impls, cells)
         ratio = ratio_to_baseline(scenario, medians)
-        met = scenario.target.met(medians, scenario.higher_is_better)
+        plain = medians_of(scenario.plain, impls, cells) if scenario.plain else None
+        met = scenario.target.met(medians, scenario.higher_is_better, plain)
         unit = scenario.unit + ("" if scenario.higher_is_better else " (lower is better)")
         rows.append(
             [
@@ -208,9 +219,50 @@ def build_rows(
     return headers, rows
 
 
-def text_table(headers: list[str], rows: list[list[str]]) -> str:
+def medians_of(name: str, impls: list[str], cells: dict[tuple[str, str], Cell]) -> dict[str, float]:
+    medians = {}
+    for impl in impls:
+        cell = cells.get((name, impl))
+        if cell is not None and cell.median is not None:
+            medians[impl] = cell.median
+    return medians
+
+
+def build_guest_rows(
+    scenarios: list[Scenario], impls: list[str], cells: dict[tuple[str, str], Cell]
+) -> tuple[list[str], list[list[str]]]:
+    """Guest mode against plain runs: per trio-API implementation, its guest and plain medians
+    and their ratio (1 = guest mode costs nothing); "Met" when tether's ratio is at least trio's."""
+    trio_api = [impl for impl in impls if impl in TRIO_API_IMPLEMENTATIONS]
+    headers = ["Scenario", "Host", "Plain scenario"]
+    for impl in trio_api:
+        headers += [f"{impl} plain", f"{impl} guest", f"{impl} guest / plain"]
+    headers.append("Met")
+    rows = []
+    for scenario in scenarios:
+        if scenario.plain is None or scenario.host is None:
+            continue
+        guest = medians_of(scenario.name, trio_api, cells)
+        plain = medians_of(scenario.plain, trio_api, cells)
+        ratios = guest_to_plain_ratios(guest, plain, scenario.higher_is_better)
+        row = [scenario.name, scenario.host, scenario.plain]
+        for impl in trio_api:
+            row += [
+                format_value(plain[impl], scenario.unit) if impl in plain else "-",
+                format_value(guest[impl], scenario.unit) if impl in guest else "-",
+                f"{ratios[impl]:.2f}" if impl in ratios else "n/a",
+            ]
+        met = scenario.target.met(guest, scenario.higher_is_better, plain)
+        row.append({True: "yes", False: "no", None: "-"}[met])
+        rows.append(row)
+    return headers, rows
+
+
+def text_table(headers: list[str], rows: list[list[str]], text_columns_at_end: int = 2) -> str:
     widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-    numeric = set(range(3, len(headers) - 2))  # implementation cells and the ratio: right-aligned
+    # Implementation cells and ratios are right-aligned; the first three and the last
+    # text_columns_at_end columns are text.
+    numeric = set(range(3, len(headers) - text_columns_at_end))
 
     def line(row: list[str]) -> str:
         return "  ".join(
@@ -222,8 +274,8 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), separator, *(line(r) for r in rows)])
 
 
-def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
-    numeric = set(range(3, len(headers) - 2))
+def markdown_table(headers: list[str], rows: list[list[str]], text_columns_at_end: int = 2) -> str:
+    numeric = set(range(3, len(headers) - text_columns_at_end))
     align = ["---:" if i in numeric else "---" for i in range(len(headers))]
     lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -355,10 +407,13 @@ def parse_args() -> argparse.Namespace:
 
 
 def select_scenarios(pattern: str) -> list[Scenario]:
+    """The scenarios matching the filter, plus the plain scenarios of the guest-mode ones."""
     needles = [needle.strip() for needle in pattern.split(",") if needle.strip()]
     if not needles:
         return list(SCENARIOS)
-    return [s for s in SCENARIOS if any(needle in s.name for needle in needles)]
+    chosen = {s.name for s in SCENARIOS if any(needle in s.name for needle in needles)}
+    chosen |= {SCENARIOS_BY_NAME[name].plain for name in chosen if SCENARIOS_BY_NAME[name].plain}
+    return [s for s in SCENARIOS if s.name in chosen]
 
 
 def main() -> int:
@@ -381,6 +436,7 @@ def main() -> int:
     elapsed = time.perf_counter() - started
 
     headers, rows = build_rows(scenarios, impls, cells, args.spread)
+    guest_headers, guest_rows = build_guest_rows(scenarios, impls, cells)
     notes = failure_notes(cells, args.verbose)
     print()
     print(text_table(headers, rows))
@@ -389,6 +445,12 @@ def main() -> int:
         f"Cells: {'one run' if args.reps == 1 else f'median of {args.reps} runs'}; "
         f"'{SUBJECT} / {BASELINE}' > 1 means {SUBJECT} is better; * = some repetitions failed."
     )
+    markdown = markdown_table(headers, rows)
+    if guest_rows:
+        print()
+        print(GUEST_CAPTION)
+        print(text_table(guest_headers, guest_rows, text_columns_at_end=1))
+        markdown += f"\n\n{GUEST_CAPTION}\n\n" + markdown_table(guest_headers, guest_rows, 1)
     for note in notes:
         print(f"note: {note}")
     print(f"total time: {elapsed:.0f} s")
@@ -400,7 +462,7 @@ def main() -> int:
     )
     print(f"raw results: {json_path}")
     if args.markdown:
-        write_markdown(args.markdown, header, markdown_table(headers, rows), notes)
+        write_markdown(args.markdown, header, markdown, notes)
         print(f"markdown table written to {args.markdown}")
     failed = any(f["status"] == "error" or f["status"] == "timeout" for c in cells.values() for f in c.failures)
     return 1 if failed else 0
