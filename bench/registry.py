@@ -8,7 +8,7 @@ The driver (``run.py``) and the child (``child.py``) need no change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # Implementations, in column order. "trio_api" ones run the trio-API function with the
 # module as ``trio_like``; the others run the asyncio twin on the named event loop.
@@ -370,58 +370,35 @@ SCENARIOS: tuple[Scenario, ...] = (
         size=30_000,
         target=Target({"asyncio": 0.5}),
     ),
-    # Guest mode (issue 8): the trio-API body of a plain scenario, with tether and trio
-    # each a guest (lowlevel.start_guest_run) of a fresh asyncio or uvloop loop; the
-    # asyncio/uvloop columns are the same twins as in the plain scenario. The target is
-    # relative: tether's guest/plain ratio at least trio's.
-    Scenario(
-        name="guest_checkpoint",
-        unit="ops/s",
+)
+
+
+def guest_variant(plain_name: str, name: str, host: str, size: int) -> Scenario:
+    """The trio-API body of the scenario ``plain_name``, with tether and trio each a guest
+    (``lowlevel.start_guest_run``) of a fresh ``host`` loop; the asyncio/uvloop columns are
+    the plain scenario's twins. The target is relative: tether's guest/plain ratio at
+    least trio's."""
+    plain = next(s for s in SCENARIOS if s.name == plain_name)
+    loop = "asyncio's loop" if host == "asyncio" else host
+    return replace(
+        plain,
+        name=name,
         issue=8,
-        description="`checkpoint`'s body, tether and trio as guests of asyncio's loop",
-        trio_api="core:checkpoint",
-        asyncio_twin="core_asyncio:checkpoint",
-        size=120_000,
+        description=f"`{plain_name}`'s body, tether and trio as guests of {loop}",
+        size=size,
+        warmup_size=None,
         target=Target(overhead_at_most_baseline=True),
-        host="asyncio",
-        plain="checkpoint",
-    ),
-    Scenario(
-        name="guest_checkpoint_uvloop",
-        unit="ops/s",
-        issue=8,
-        description="`checkpoint`'s body, tether and trio as guests of uvloop",
-        trio_api="core:checkpoint",
-        asyncio_twin="core_asyncio:checkpoint",
-        size=120_000,
-        target=Target(overhead_at_most_baseline=True),
-        host="uvloop",
-        plain="checkpoint",
-    ),
-    Scenario(
-        name="guest_tcp_echo",
-        unit="round trips/s",
-        issue=8,
-        description="`tcp_echo_roundtrip`'s body (one connection, 64-byte messages), tether and trio as guests of asyncio's loop",
-        trio_api="net:tcp_echo_roundtrip",
-        asyncio_twin="net_asyncio:tcp_echo_roundtrip",
-        size=10_000,
-        target=Target(overhead_at_most_baseline=True),
-        host="asyncio",
-        plain="tcp_echo_roundtrip",
-    ),
-    Scenario(
-        name="guest_tcp_echo_uvloop",
-        unit="round trips/s",
-        issue=8,
-        description="`tcp_echo_roundtrip`'s body (one connection, 64-byte messages), tether and trio as guests of uvloop",
-        trio_api="net:tcp_echo_roundtrip",
-        asyncio_twin="net_asyncio:tcp_echo_roundtrip",
-        size=10_000,
-        target=Target(overhead_at_most_baseline=True),
-        host="uvloop",
-        plain="tcp_echo_roundtrip",
-    ),
+        host=host,
+        plain=plain_name,
+    )
+
+
+# Guest mode (issue 8).
+SCENARIOS += (
+    guest_variant("checkpoint", "guest_checkpoint", "asyncio", size=120_000),
+    guest_variant("checkpoint", "guest_checkpoint_uvloop", "uvloop", size=120_000),
+    guest_variant("tcp_echo_roundtrip", "guest_tcp_echo", "asyncio", size=10_000),
+    guest_variant("tcp_echo_roundtrip", "guest_tcp_echo_uvloop", "uvloop", size=10_000),
 )
 
 SCENARIOS_BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
