@@ -172,6 +172,7 @@ class GuestRun:
             # the answer is often there already, and a trip through the
             # worker thread costs tens of times this system call.
             events = [] if polled else io.wait(0)
+            polled = True
             if events:
                 if may_go_on:
                     return events, timeout
@@ -187,8 +188,9 @@ class GuestRun:
                 runner.runq = self.waking_runq
         if timeout <= 0:
             # Tasks are runnable (or a callback or interrupt is pending):
-            # poll, and let the host have its turn before the next tick.
-            events = io.wait(0)
+            # poll (unless that was just done), and let the host have its
+            # turn before the next tick.
+            events = [] if polled else io.wait(0)
             self.run_soon(lambda: self.tick(events, 0.0, idle_action))
             return None
 
