@@ -519,6 +519,16 @@ def _send_to_run(request: _Request[T], trio_token: TrioToken | None) -> T:
             "this is a blocking function; call it from a thread "
             "(in the run's own thread, await the function directly)"
         )
+    guest = RUN.guest
+    if guest is not None and token is guest.trio_token:
+        # The host's own code, between the guest's ticks: blocking here
+        # would stop the host loop, and with it the guest, forever.
+        raise RuntimeError(
+            "tether.from_thread called from the host thread of the guest run it calls into: "
+            "it would block the host's loop, and the guest with it, forever; call it from "
+            "another thread, or schedule the work in the guest (for example "
+            "token.run_sync_soon(nursery.start_soon, afn))"
+        )
     if job is not None and trio_token is None and not job.abandon:
         token.run_sync_soon(_wake_host, job, request)
     else:

@@ -1064,6 +1064,36 @@ def test_run_inside_guest_host_code_raises_runtime_error(host, impl) -> None:
     assert outcomes == ["RuntimeError"]
 
 
+@pytest.mark.trio_differs
+def test_from_thread_in_the_host_thread_raises_instead_of_hanging(impl) -> None:
+    # trio 0.35 blocks the host thread forever here (see docs/differences.md).
+    host = QueueHost(impl)
+    errors: list[str] = []
+
+    async def noop():
+        return None
+
+    def from_host(token: Any) -> None:
+        for call in (impl.from_thread.run, impl.from_thread.run_sync):
+            target = noop if call is impl.from_thread.run else (lambda: None)
+            try:
+                call(target, trio_token=token)
+            except RuntimeError as error:
+                errors.append("host thread" if "host thread" in str(error) else str(error))
+        event.set()
+
+    async def main():
+        nonlocal event
+        event = impl.Event()
+        host.call_soon(lambda: from_host(impl.lowlevel.current_trio_token()))
+        with impl.fail_after(GUARD):
+            await event.wait()
+
+    event: Any = None
+    value_of(host.run(main))
+    assert errors == ["host thread", "host thread"]
+
+
 def test_no_file_descriptor_leaks_after_guest_runs(host, impl) -> None:
     async def main():
         await impl.to_thread.run_sync(lambda: None)
