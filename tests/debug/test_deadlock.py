@@ -166,6 +166,33 @@ def test_deadlock_in_a_guest_run_is_reported_to_the_host() -> None:
     assert isinstance(result, outcome.Error) and isinstance(result.error, DeadlockError)
 
 
+def test_environment_detection_leaves_a_guest_woken_by_its_host_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Regression: with TETHER_DETECT_DEADLOCKS=1, a guest whose tasks all
+    # wait for the host (as anyio's test runner's do) was reported as stuck.
+    monkeypatch.setenv("TETHER_DETECT_DEADLOCKS", "1")
+    send_channel, receive_channel = tether.open_memory_channel[str](1)
+
+    async def guest() -> str:
+        return await receive_channel.receive()  # only the host sends
+
+    async def host() -> outcome.Outcome[str]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[outcome.Outcome[str]] = loop.create_future()
+        tether.lowlevel.start_guest_run(
+            guest,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            done_callback=done.set_result,
+        )
+        for _ in range(20):  # let the guest block and its loop look around
+            await asyncio.sleep(0)
+        send_channel.send_nowait("from the host")
+        return await asyncio.wait_for(done, 10)
+
+    assert asyncio.run(host()).unwrap() == "from the host"
+
+
 def test_monitor_waiting_for_clients_does_not_hide_a_deadlock(runtime_dir: object) -> None:
     async def main() -> None:
         tether.debug.serve_monitor()

@@ -98,7 +98,7 @@ def _on_run_starting(runner: Runner) -> None:
     if is_enabled(DEADLOCK_VARIABLE):
         # A second detector beside one the caller installed is harmless:
         # the first to look delivers the error, and then a task is runnable.
-        runner.add_instrument(DeadlockDetector())
+        runner.add_instrument(DeadlockDetector(in_guest_runs=False))
 
 
 def _on_system_nursery_opened(runner: Runner) -> None:
