@@ -29,6 +29,18 @@ def run() -> Callable[..., Any]:
 
 
 @pytest.fixture
+def fifo() -> Iterator[None]:
+    """Tasks run in the order they became runnable, even under ``TETHER_SCHEDULE_SEED``.
+
+    For the tests whose subject is that order (which a schedule seed shuffles).
+    """
+    from tether.debug._settings import seeded
+
+    with seeded(None):
+        yield
+
+
+@pytest.fixture
 def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     """A connected, non-blocking loopback socket pair, closed afterwards."""
     left, right = socket.socketpair()

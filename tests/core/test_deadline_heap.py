@@ -313,7 +313,7 @@ def test_sleeping_task_inside_expiring_scope_leaves_one_stale_entry(run) -> None
     run(main)
 
 
-def test_same_deadline_entries_fire_in_registration_order(run) -> None:
+def test_same_deadline_entries_fire_in_registration_order(run, fifo) -> None:
     order: list[int] = []
 
     async def sleeper(n: int) -> None:

@@ -92,7 +92,9 @@ def test_idle_lot_keeps_no_finished_task_alive(run: Run) -> None:
 
     async def main() -> None:
         async with tether.open_nursery() as nursery:
+            # One at a time, so `woken` parks first whatever the batch order.
             nursery.start_soon(woken)
+            await wait_all_tasks_blocked()
             nursery.start_soon(cancelled)
             await wait_all_tasks_blocked()
             lot.unpark()

@@ -78,7 +78,7 @@ def test_runner_is_detached_from_the_thread_after_run(run) -> None:
 # ---------------------------------------------------------------- wait_all_tasks_blocked
 
 
-def test_idle_waiters_wake_by_cushion_then_arrival(run) -> None:
+def test_idle_waiters_wake_by_cushion_then_arrival(run, fifo) -> None:
     woken: list[str] = []
 
     async def waiter(label: str, cushion: float) -> None:
