@@ -5,7 +5,6 @@ the same module path here.
 """
 
 from . import abc as abc
-from . import debug as debug
 from . import from_thread as from_thread
 from . import lowlevel as lowlevel
 from . import socket as socket
@@ -77,3 +76,27 @@ from ._timeouts import sleep_forever as sleep_forever
 from ._timeouts import sleep_until as sleep_until
 
 __version__ = "0.1.0"
+
+
+def _import_debug_if_asked() -> None:
+    # tether.debug's environment variables act on every run, even in a
+    # program that never imports tether.debug; without them it is imported
+    # on first use (``tether.debug`` below), which keeps ``import tether``
+    # lighter (a socket server, a task-tree formatter...).
+    import os
+
+    from ._core import ENVIRONMENT_VARIABLES
+
+    if any(os.environ.get(name) for name in ENVIRONMENT_VARIABLES):
+        from . import debug  # noqa: F401
+
+
+def __getattr__(name: str) -> object:
+    if name == "debug":
+        import importlib
+
+        return importlib.import_module(".debug", __name__)
+    raise AttributeError(f"module 'tether' has no attribute {name!r}")
+
+
+_import_debug_if_asked()

@@ -56,9 +56,10 @@ from ._core import (
     open_nursery,
     run,
 )
+from ._core._debug_hooks import SEED_VARIABLE
 from ._sync import Event
 from .debug import detect_deadlocks
-from .debug._settings import SEED_VARIABLE, seeded
+from .debug._settings import seeded
 
 MARKER = "trio"
 MARKER_HELP = (

@@ -2,7 +2,7 @@
 
 from ._abc import Clock, Instrument
 from ._cancel import CancelScope, raise_preserving_context
-from ._debug_hooks import DEBUG_HOOKS, CancelTracer
+from ._debug_hooks import DEBUG_HOOKS, ENVIRONMENT_VARIABLES, CancelTracer
 from ._entry_queue import TrioToken
 from ._exceptions import (
     BrokenResourceError,
@@ -103,6 +103,7 @@ def notify_closing(fd: "int | HasFileno") -> None:
 
 __all__ = [
     "DEBUG_HOOKS",
+    "ENVIRONMENT_VARIABLES",
     "READ",
     "RUN",
     "TASK_STATUS_IGNORED",

@@ -15,13 +15,22 @@ Invariant: with every slot ``None`` the core behaves exactly as without
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, final
+from typing import TYPE_CHECKING, Final, Protocol, final
 
 if TYPE_CHECKING:
     from ._cancel import CancelScope
     from ._exceptions import Cancelled
     from ._run import Runner
     from ._task import Task
+
+# The environment variables tether.debug acts on.  ``import tether`` imports
+# tether.debug (which fills the slots below) only when one of them is set;
+# otherwise on first use of ``tether.debug``.
+MONITOR_VARIABLE: Final = "TETHER_MONITOR"
+SEED_VARIABLE: Final = "TETHER_SCHEDULE_SEED"
+DEADLOCK_VARIABLE: Final = "TETHER_DETECT_DEADLOCKS"
+TRACE_VARIABLE: Final = "TETHER_TRACE_CANCEL"
+ENVIRONMENT_VARIABLES: Final = (MONITOR_VARIABLE, SEED_VARIABLE, DEADLOCK_VARIABLE, TRACE_VARIABLE)
 
 
 class CancelTracer(Protocol):

@@ -28,7 +28,6 @@ from .._core import RunVar, current_runner, spawn_system_task
 from ._deadlock import QUIET_TASKS
 from ._tree import format_runner_tree
 
-MONITOR_VARIABLE: Final = "TETHER_MONITOR"
 _SOCKET_SUFFIX: Final = ".sock"
 _PEERCRED: Final = struct.Struct("3i")  # struct ucred: pid, uid, gid
 

@@ -14,7 +14,8 @@ import socket
 import sys
 from typing import Final, TextIO
 
-from ._monitor import MONITOR_VARIABLE, socket_dirs
+from .._core._debug_hooks import MONITOR_VARIABLE
+from ._monitor import socket_dirs
 
 PS_USAGE: Final = """\
 usage: python -m tether ps          list the tether processes with a monitor

@@ -18,13 +18,11 @@ from contextlib import contextmanager
 from typing import Final
 
 from .._core import DEBUG_HOOKS, Runner
+from .._core._debug_hooks import DEADLOCK_VARIABLE, MONITOR_VARIABLE, SEED_VARIABLE, TRACE_VARIABLE
 from ._cancel_trace import trace_cancellations
 from ._deadlock import DeadlockDetector
-from ._monitor import MONITOR_VARIABLE, serve_monitor
+from ._monitor import serve_monitor
 
-SEED_VARIABLE: Final = "TETHER_SCHEDULE_SEED"
-DEADLOCK_VARIABLE: Final = "TETHER_DETECT_DEADLOCKS"
-TRACE_VARIABLE: Final = "TETHER_TRACE_CANCEL"
 _TRUE_WORDS: Final = frozenset({"1", "true", "yes", "on"})
 
 _schedule_seed: int | None = None
