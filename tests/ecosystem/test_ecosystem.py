@@ -100,6 +100,24 @@ def test_hypercorn_trio_worker_serves_asgi(run_python: RunPython) -> None:
     )
 
 
+
+def test_quart_trio_app_served_by_hypercorn(run_python: RunPython) -> None:
+    assert run_both(run_python, "quart_trio_app.py", as_trio_variable=True) == (
+        "app: before_serving\n"
+        "GET 200 hello tether via GET\n"
+        "POST 200 application/json {'numbers': [1, 2, 3, 4], 'sum': 10}\n"
+        "STREAM 200 b'chunk 0\\nchunk 1\\nchunk 2\\nchunk 3\\n'\n"
+        "SYNC 200 sync route ran in a worker thread\n"
+        "LATER 202 accepted\n"
+        "background task got ['queued']\n"
+        "MISSING 404\n"
+        "websocket: echo: one\n"
+        "websocket: echo: two\n"
+        "websocket: bye\n"
+        "app: after_serving\n"
+        "server stopped\n"
+    )
+
 ANYIO_PYTEST_FILE = """
 import anyio
 import pytest
