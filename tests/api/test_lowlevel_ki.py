@@ -209,6 +209,28 @@ def test_restricted_sigint_is_delivered_at_next_checkpoint(run, impl) -> None:
     assert events == ["continues until checkpoint"]
 
 
+def test_sigint_while_main_waits_in_nursery_exit_cancels_the_children(run, impl) -> None:
+    reasons = []
+
+    @impl.lowlevel.enable_ki_protection
+    async def interrupts_then_waits():
+        signal.raise_signal(signal.SIGINT)
+        try:
+            await impl.sleep_forever()
+        except impl.Cancelled as cancelled:
+            reasons.append(str(cancelled).split(" from task ")[0])
+            raise
+
+    async def main():
+        async with impl.open_nursery() as nursery:
+            nursery.start_soon(interrupts_then_waits)
+
+    with pytest.raises(BaseExceptionGroup) as info:
+        run(main)
+    assert [type(exc) for exc in info.value.exceptions] == [KeyboardInterrupt]
+    assert reasons == ["cancelled due to KeyboardInterrupt"]
+
+
 def test_sigint_handler_is_restored_after_run(run, impl) -> None:
     before = signal.getsignal(signal.SIGINT)
 

@@ -301,6 +301,67 @@ def test_cancelled_children_and_body_raise_nothing(run, impl) -> None:
     assert run(main) == (True, 0.0)
 
 
+def test_block_exits_cleanly_when_children_swallow_a_cancel_that_arrives_in_exit(run, impl) -> None:
+    # The parent's own Cancelled, raised while it waits for the children, is
+    # dropped: the children answer for the cancellation, and the parent meets
+    # it again at its next checkpoint.
+    events = []
+
+    async def swallows():
+        try:
+            await impl.sleep_forever()
+        except impl.Cancelled:
+            events.append("child swallowed")
+
+    async def main():
+        with impl.move_on_after(1) as scope:
+            async with impl.open_nursery() as nursery:
+                nursery.start_soon(swallows)
+            events.append("after the block")
+            await impl.lowlevel.checkpoint()
+            events.append("not reached")
+        return scope.cancelled_caught
+
+    assert run(main) is True
+    assert events == ["child swallowed", "after the block"]
+
+
+def test_child_cancelled_while_parent_waits_in_exit_keeps_the_original_reason(run, impl) -> None:
+    reasons = []
+
+    async def child():
+        try:
+            await impl.sleep_forever()
+        except impl.Cancelled as cancelled:
+            reasons.append(str(cancelled))
+            raise
+
+    async def main():
+        with impl.move_on_after(1):
+            async with impl.open_nursery() as nursery:
+                nursery.start_soon(child)
+
+    run(main)
+    assert reasons == ["cancelled due to deadline"]
+
+
+def test_child_error_during_cancel_in_exit_is_the_only_error(run, impl) -> None:
+    async def fails_when_cancelled():
+        try:
+            await impl.sleep_forever()
+        finally:
+            raise ValueError("cleanup failed")
+
+    async def main():
+        with impl.move_on_after(1):
+            async with impl.open_nursery() as nursery:
+                nursery.start_soon(fails_when_cancelled)
+
+    with pytest.raises(ExceptionGroup) as info:
+        run(main)
+    assert [repr(exc) for exc in info.value.exceptions] == ["ValueError('cleanup failed')"]
+
+
 def test_cancelled_siblings_do_not_appear_in_exception_group(run, impl) -> None:
     async def stubborn():
         try:

@@ -247,13 +247,23 @@ class Nursery:
         self.cancel_scope._cancel_with("nursery", None if task is None else repr(task), reason)
 
     def _aexit_abort(self, raise_cancel: RaiseCancelT) -> Abort:
-        # The parent got cancelled while waiting for the children: record
-        # its Cancelled (the scope that caused it will catch it) and keep
-        # waiting; the children are being cancelled too.
+        # The parent got cancelled while waiting for the children, which the
+        # same scope cancels too: keep waiting, and drop the parent's
+        # Cancelled. If every child swallows its Cancelled the block exits
+        # cleanly and the parent's next checkpoint raises, as on trio:
+        #     with move_on_after(1):
+        #         async with open_nursery() as nursery:
+        #             nursery.start_soon(catches_cancelled)
+        #         print("still runs")
+        # A KeyboardInterrupt handed over here is recorded and cancels the
+        # children.
         try:
             raise_cancel()
-        except BaseException as cancelled:
-            self._add_exc(cancelled, None)
+        except Cancelled:
+            pass
+        except BaseException as interrupt:
+            self._pending_excs.append(interrupt)
+            self.cancel_scope._cancel_with("KeyboardInterrupt", repr(self._parent_task), None)
         return Abort.FAILED
 
     async def _wait_for_children(self, body_error: BaseException | None) -> BaseException | None:
