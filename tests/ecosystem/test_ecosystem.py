@@ -118,6 +118,31 @@ def test_quart_trio_app_served_by_hypercorn(run_python: RunPython) -> None:
         "server stopped\n"
     )
 
+
+def test_trio_util_tools_on_virtual_time(run_python: RunPython) -> None:
+    assert run_both(run_python, "trio_util_tools.py") == (
+        "wait_value 2 -> 2 at 2.0\n"
+        "wait_transition -> (3, 2) at 3.0\n"
+        "held_for 1 -> 4 at 4.5\n"
+        "final 5 at 5.5\n"
+        "transformed transitions [(60, 50), (70, 60)]\n"
+        "eventual_values [7, 9]\n"
+        "compose_values 5 3\n"
+        "AsyncBool True\n"
+        "RepeatedEvent ['events', 'events', 'unqueued', 'wait']\n"
+        "periodic [(0.0, None), (0.25, 0.25), (0.75, 0.5), (1.0, 0.25), (1.25, 0.25)] at 1.25\n"
+        "iter_move_on_after [0, 1] stopped at 2.25\n"
+        "iter_fail_after TooSlowError at 1.5\n"
+        "move_on_when True at 2.0\n"
+        "run_and_cancelling ['cancelled']\n"
+        "wait_any ['fast'] at 1.0\n"
+        "wait_all ['fast', 'slow'] at 4.0\n"
+        "azip [(0, 0), (1, 1), (2, 2)] at 8.0\n"
+        "azip_longest [(0, 0), ('-', 1)]\n"
+        "trio_async_generator [(0, 1), (1, 2), (2, 3)]\n"
+        "trio_util._task_stats: max task wait time: 0.00 ms\n"
+    )
+
 ANYIO_PYTEST_FILE = """
 import anyio
 import pytest
