@@ -458,6 +458,27 @@ def test_nursery_parent_task_is_opening_task(run, impl) -> None:
     assert run(main) is True
 
 
+def test_nursery_method_can_be_wrapped_on_the_instance(run, impl) -> None:
+    # tricycle's service nursery replaces start_soon on the nursery it opens.
+    started = []
+
+    async def child(name):
+        started.append(name)
+
+    async def main():
+        async with impl.open_nursery() as nursery:
+            original = nursery.start_soon
+
+            def start_soon(async_fn, *args, name=None):
+                original(async_fn, *(arg.upper() for arg in args), name=name)
+
+            nursery.start_soon = start_soon
+            nursery.start_soon(child, "wrapped")
+
+    run(main)
+    assert started == ["WRAPPED"]
+
+
 def test_nursery_child_tasks_tracks_running_children(run, impl) -> None:
     async def main():
         async with impl.open_nursery() as nursery:

@@ -110,7 +110,11 @@ class Nursery:
             ``nursery.cancel_scope.cancel()`` cancels them all.
     """
 
+    # "__dict__": as on trio, a nursery takes attributes of its own; a
+    # library may wrap its methods on the instance (tricycle's service
+    # nursery sets nursery.start_soon and nursery.start).
     __slots__ = (
+        "__dict__",
         "__weakref__",
         "_children",
         "_closed",
