@@ -143,6 +143,33 @@ def test_trio_util_tools_on_virtual_time(run_python: RunPython) -> None:
         "trio_util._task_stats: max task wait time: 0.00 ms\n"
     )
 
+
+def test_tricycle_streams_locks_and_scopes(run_python: RunPython) -> None:
+    assert run_both(run_python, "tricycle_tools.py") == (
+        "buffered header bytearray(b'HEAD') 5 bytearray(b'hello')\n"
+        "unget then receive bytearray(b'tail') bytearray(b'tail-')\n"
+        "text line 'line one\\r\\n'\n"
+        "text split character 'line two caf\u00e9 \\r\\n'\n"
+        "text max_chars 'a long'\n"
+        "text rest [' line without an end yet\\r\\n', 'last line']\n"
+        "receive_exactly at EOF: unclean EOF (read only 3/5 bytes)\n"
+        "then bytearray(b'abc') None\n"
+        "rwlock statistics read 2 1 1\n"
+        "rwlock fair ['0.0 r1 reads', '0.0 r2 reads', '1.0 r2 done', '2.0 r1 done',"
+        " '2.0 w1 writes (write)', '3.0 w1 done', '3.0 r3 reads', '4.0 r3 done']\n"
+        "rwlock read_biased ['4.0 r1 reads', '4.0 r2 reads', '5.0 r2 done', '6.0 r1 done',"
+        " '6.0 w1 writes (write)', '7.0 w1 done']\n"
+        "acquire_read_nowait while write-locked: WouldBlock\n"
+        "MultiCancelScope ['a True at +1.0', 'b True at +1.0'] True\n"
+        "service nursery ['service got first', 'service got from finally']\n"
+        "ScopedObject opened\n"
+        "using Connection\n"
+        "ScopedObject closed\n"
+        "BackgroundObject beats 3\n"
+        "get_in nursery outer task inner\n"
+        "TreeVar ['spawned under being() sees outer', 'spawned normally sees outer'] outer\n"
+    )
+
 ANYIO_PYTEST_FILE = """
 import anyio
 import pytest
