@@ -170,6 +170,19 @@ def test_tricycle_streams_locks_and_scopes(run_python: RunPython) -> None:
         "TreeVar ['spawned under being() sees outer', 'spawned normally sees outer'] outer\n"
     )
 
+
+def test_trio_parallel_runs_functions_in_worker_processes(run_python: RunPython) -> None:
+    assert run_both(run_python, "trio_parallel_workers.py") == (
+        "primes [(10, 4), (1000, 168), (100000, 9592)]\n"
+        "worker is another process True\n"
+        "error from the worker: ValueError('worker says no')\n"
+        "kill_on_cancel True True\n"
+        "BrokenWorkerError exit code 3\n"
+        "worker context [101, 102, 101, 102] True\n"
+        "cache_scope 101\n"
+        "cache_scope partial 10\n"
+    )
+
 ANYIO_PYTEST_FILE = """
 import anyio
 import pytest
