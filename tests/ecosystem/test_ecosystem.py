@@ -183,6 +183,29 @@ def test_trio_parallel_runs_functions_in_worker_processes(run_python: RunPython)
         "cache_scope partial 10\n"
     )
 
+
+def test_trio_asyncio_runs_asyncio_code_inside_trio(run_python: RunPython) -> None:
+    assert run_both(run_python, "trio_asyncio_loop.py", as_trio_variable=True) == (
+        "aio_as_trio 3\n"
+        "trio_as_aio 41\n"
+        "run_aio_coroutine 11\n"
+        "future later\n"
+        "call_soon ['soon']\n"
+        "run_in_executor 6\n"
+        "aio context manager ['aio enter', 'inside with aio resource', 'aio exit']\n"
+        "trio context manager trio resource ['trio enter', 'trio exit']\n"
+        "aio iterator [0, 1, 2, 3]\n"
+        "asyncio client [b'echo ONE\\n', b'echo TWO\\n']\n"
+        "trio client b'echo FROM TRIO\\n'\n"
+        "asyncio.Queue [[0, 1, 2, 3, 4]]\n"
+        "trio caught KeyError('from asyncio')\n"
+        "asyncio caught ValueError('from trio')\n"
+        "trio timeout True ['asyncio coroutine cancelled']\n"
+        "asyncio cancel True ['trio code cancelled']\n"
+        "loop closed True\n"
+        "trio_asyncio.run 8\n"
+    )
+
 ANYIO_PYTEST_FILE = """
 import anyio
 import pytest
