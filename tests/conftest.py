@@ -1,4 +1,4 @@
-"""Helpers for the drop-in tests: run Python in a fresh interpreter.
+"""Helpers shared by the test directories: run Python in a fresh interpreter.
 
 Everything that replaces ``trio`` in ``sys.modules`` runs in a subprocess, so
 nothing leaks into the other tests of this process.  (pytester is enabled for
@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-SUBPROCESS_TIMEOUT = 60.0
-
 
 def clean_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment without ``TETHER_AS_TRIO``, plus ``extra``."""
@@ -30,7 +28,13 @@ RunPython = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def run_python(tmp_path: Path) -> RunPython:
+def subprocess_timeout() -> float:
+    """Seconds one ``run_python`` call may take (a directory's conftest may lower it)."""
+    return 60.0
+
+
+@pytest.fixture
+def run_python(tmp_path: Path, subprocess_timeout: float) -> RunPython:
     """``run_python(*args, env=None, cwd=tmp_path)``: ``python *args`` in a fresh interpreter.
 
     Returns the finished process, with ``stdout`` and ``stderr`` as text.
@@ -43,7 +47,7 @@ def run_python(tmp_path: Path) -> RunPython:
             [sys.executable, *args],
             capture_output=True,
             text=True,
-            timeout=SUBPROCESS_TIMEOUT,
+            timeout=subprocess_timeout,
             env=clean_environment(env),
             cwd=cwd or tmp_path,
             check=False,
